@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// app carries what the commands read and write, so that tests run the real
+// commands against their own streams and environment.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            []string
+	// tty is true when stdout is a terminal: colors and prompts.
+	tty bool
+}
+
+// exitCode is returned by a command that wants a specific exit status
+// without printing another error (e.g. plan -detailed-exitcode).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// reported marks an error whose diagnostics were already printed.
+var errReported = errors.New("errors were reported above")
+
+// run executes one command line and returns the process exit status:
+// 0 success, 1 error, 2 (plan -detailed-exitcode) changes present.
+func (a *app) run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first interrupt the apply stops starting changes; a
+		// second one kills the process the usual way.
+		<-ctx.Done()
+		stop()
+	}()
+
+	root := a.rootCmd()
+	root.SetArgs(normalizeArgs(args))
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(a.stderr, "Error: %v\n", err)
+		return 1
+	}
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rigplan",
+		Short: "Declarative setup of hosts for ephemeral self-hosted CI runners",
+		Long: `rigplan turns a Linux host into clean, ephemeral, self-hosted GitHub Actions
+runners with fast persistent caches, described in HCL files kept in git.
+
+Describe LVM volume groups, thin pools and cache volumes (and, as rigplan
+grows, nspawn machines, runner registrations and the cache agent) in *.hcl
+files. Then:
+
+  rigplan validate        check the files without touching the host (for CI)
+  rigplan plan            show what would change on this host
+  rigplan apply           make the host match the files
+  rigplan destroy         remove everything rigplan manages
+
+rigplan keeps no state file: everything it creates carries an ownership mark
+(LVM tags with the resource address), and the host itself is read on every
+plan. Deleting or replacing anything that holds data is refused unless you
+pass -allow-data-loss.
+
+Flags may be written with one dash or two: -out and --out are the same.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		a.validateCmd(),
+		a.fmtCmd(),
+		a.planCmd(),
+		a.applyCmd(),
+		a.destroyCmd(),
+		a.showCmd(),
+		a.graphCmd(),
+		a.versionCmd(),
+	)
+	return root
+}
+
+// normalizeArgs lets flags be written Terraform's way, with a single dash
+// (-out FILE, -detailed-exitcode), by doubling the dash of any single-dash
+// argument of more than one letter.
+func normalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, arg := range args {
+		if arg == "--" {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(arg, "-") && !strings.HasPrefix(arg, "--") && len(arg) > 2 && isLetter(arg[1]) {
+			// rigplan has no combined short flags, so -name is always a long
+			// flag, known or not (an unknown one is then reported by name).
+			arg = "-" + arg
+		}
+		out = append(out, arg)
+	}
+	return out
+}
+
+func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }

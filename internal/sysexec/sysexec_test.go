@@ -1,0 +1,68 @@
+package sysexec
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunCarriesStderrAndExitCode(t *testing.T) {
+	_, err := Host{}.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", "echo 'Volume group \"vg0\" not found' >&2; exit 5"}})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	if e.ExitCode != 5 {
+		t.Errorf("exit code %d, want 5", e.ExitCode)
+	}
+	msg := err.Error()
+	for _, want := range []string{"sh -c", "exit status 5", `Volume group "vg0" not found`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestRunUsesCLocaleAndStdin(t *testing.T) {
+	res, err := Host{}.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", `printf '%s:' "$LC_ALL"; cat`}, Stdin: strings.NewReader("in")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Stdout); got != "C:in" {
+		t.Errorf("stdout %q, want C:in", got)
+	}
+}
+
+func TestRunNotInstalled(t *testing.T) {
+	_, err := Host{}.Run(context.Background(), Cmd{Name: "rigplan-no-such-tool"})
+	if !NotInstalled(err) || !strings.Contains(err.Error(), "rigplan-no-such-tool is not installed") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRunTimeout(t *testing.T) {
+	_, err := Host{}.Run(context.Background(), Cmd{Name: "sleep", Args: []string{"30"}, Timeout: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCounterAndRefuse(t *testing.T) {
+	c := &Counter{Runner: Refuse{Reason: "validate never touches the host"}}
+	_, err := c.Run(context.Background(), Cmd{Name: "lvs"})
+	if err == nil || !strings.Contains(err.Error(), "validate never touches the host") {
+		t.Errorf("Refuse ran a command: %v", err)
+	}
+	if c.Count() != 1 {
+		t.Errorf("count %d, want 1", c.Count())
+	}
+}
+
+func TestCmdString(t *testing.T) {
+	got := Cmd{Name: "lvcreate", Args: []string{"--addtag", "rigplan:addr:volume.a", "-n", "it's"}}.String()
+	if want := `lvcreate --addtag rigplan:addr:volume.a -n 'it'\''s'`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,3 @@
+volume "x" {
+  size "10G"
+}

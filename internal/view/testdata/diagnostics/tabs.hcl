@@ -1,0 +1,3 @@
+volume "scratch" {
+	labels = ["café", 7]
+}

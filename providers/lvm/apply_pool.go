@@ -1,0 +1,169 @@
+package lvm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rigplan/rigplan/providers"
+)
+
+func (a *applier) applyPool(ctx context.Context) *providers.ApplyResponse {
+	vg, name := a.str("volume_group"), a.str("name")
+	switch a.req.Action {
+	case providers.Create:
+		a.createPool(ctx, vg, name)
+	case providers.Update:
+		a.updatePool(ctx, vg, name)
+	case providers.Delete:
+		if a.deleteLV(ctx, vg, name, true) {
+			return &providers.ApplyResponse{New: cty.NullVal(a.res.ImpliedType()), Diagnostics: a.diags}
+		}
+	}
+	return a.respond(ctx, vg, name)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "y"
+	}
+	return "n"
+}
+
+func (a *applier) createPool(ctx context.Context, vg, name string) {
+	snap, err := a.p.read(ctx)
+	if err != nil {
+		a.fail("Could not read LVM's state", err)
+		return
+	}
+	extent := defaultExtentSize
+	if r := snap.vg(vg); r != nil {
+		extent = r.ExtentSize
+	}
+	tags, err := a.createTags()
+	if err != nil {
+		a.fail(fmt.Sprintf("Could not create thin pool %s/%s", vg, name), err)
+		return
+	}
+	size, _ := a.bytes("size")
+	args := []string{"--type", "thin-pool", "--size", fmt.Sprintf("%db", lvBytes(size, extent))}
+	if n, ok := a.bytes("metadata_size"); ok {
+		args = append(args, "--poolmetadatasize", fmt.Sprintf("%db", metadataBytes(n, extent)))
+	}
+	if n, ok := a.bytes("chunk_size"); ok {
+		args = append(args, "--chunksize", fmt.Sprintf("%db", n))
+	}
+	if d := a.str("discards"); d != "" {
+		args = append(args, "--discards", d)
+	}
+	args = append(append(args, tagArgs(tags, nil)...), "--name", name, vg)
+	if err := a.run(ctx, lvmCmd("lvcreate", args...)); err != nil {
+		a.fail(fmt.Sprintf("Could not create thin pool %s/%s", vg, name), err)
+		return
+	}
+	// lvcreate refuses --errorwhenfull for thin pools ("Option
+	// --errorwhenfull is unsupported with thin pools"): set it after. If
+	// this fails the pool is whole but queues when full, which the next
+	// refresh reports and the next apply corrects.
+	ewf := a.req.Planned.GetAttr("error_when_full")
+	if err := a.run(ctx, lvmCmd("lvchange", "--errorwhenfull", yesNo(ewf.IsNull() || ewf.True()), vg+"/"+name)); err != nil {
+		a.fail(fmt.Sprintf("Created thin pool %s/%s but could not set error_when_full", vg, name), err)
+	}
+}
+
+func (a *applier) updatePool(ctx context.Context, vg, name string) {
+	id := vg + "/" + name
+	snap, err := a.p.read(ctx)
+	if err != nil {
+		a.fail("Could not read LVM's state", err)
+		return
+	}
+	lv := snap.lv(vg, name)
+	if lv == nil {
+		a.fail(fmt.Sprintf("Thin pool %s is gone", id), errors.New("it was removed since the plan was made; plan again"))
+		return
+	}
+	if !a.checkOwned(lv.Tags, id) {
+		return
+	}
+	extent := defaultExtentSize
+	if r := snap.vg(vg); r != nil {
+		extent = r.ExtentSize
+	}
+	type change struct {
+		what string
+		args []string
+	}
+	var steps []change
+	step := func(what string, args ...string) { steps = append(steps, change{what, args}) }
+	if n, ok := a.bytes("size"); ok && lvBytes(n, extent) > lv.Size {
+		step("grow", "lvextend", "--size", fmt.Sprintf("%db", lvBytes(n, extent)), id)
+	}
+	if n, ok := a.bytes("metadata_size"); ok && metadataBytes(n, extent) > lv.MetadataSize {
+		step("grow the metadata of", "lvextend", "--poolmetadatasize", fmt.Sprintf("%db", metadataBytes(n, extent)), id)
+	}
+	if d := a.str("discards"); d != "" && d != lv.Discards {
+		step("change discards of", "lvchange", "--discards", d, id)
+	}
+	if ewf := a.req.Planned.GetAttr("error_when_full"); !ewf.IsNull() && ewf.True() != (lv.WhenFull == "error") {
+		step("change error_when_full of", "lvchange", "--errorwhenfull", yesNo(ewf.True()), id)
+	}
+	if add, del := userTagChange(lv.Tags, stringsOf(a.req.Planned.GetAttr("tags"))); len(add)+len(del) > 0 {
+		step("change the tags of", append(append([]string{"lvchange"}, tagArgs(add, del)...), id)...)
+	}
+	for _, s := range steps {
+		if err := a.run(ctx, lvmCmd(s.args[0], s.args[1:]...)); err != nil {
+			a.fail(fmt.Sprintf("Could not %s thin pool %s", s.what, id), err)
+			return
+		}
+	}
+}
+
+// deleteLV removes a thin pool (pool true) or a thin volume after checking
+// that it still is this instance's, and, for a pool, that it is empty. It
+// deactivates the LV first, so that lvremove needs no --yes: lvremove
+// still asks before removing a pool that has volumes, and the empty answer
+// is "no". It reports whether the LV is gone.
+func (a *applier) deleteLV(ctx context.Context, vg, name string, pool bool) bool {
+	id := vg + "/" + name
+	snap, err := a.p.read(ctx)
+	if err != nil {
+		a.fail("Could not read LVM's state", err)
+		return false
+	}
+	lv := snap.lv(vg, name)
+	if lv == nil {
+		return true // already gone
+	}
+	if !a.checkOwned(lv.Tags, id) {
+		return false
+	}
+	if a.req.Prior.Type().HasAttribute("uuid") {
+		if uuid, ok := stringOf(a.req.Prior.GetAttr("uuid")); ok && uuid != lv.UUID {
+			a.fail(fmt.Sprintf("%s is not the volume that was planned for deletion", id),
+				fmt.Errorf("its UUID is %s, the plan was made for %s; plan again", lv.UUID, uuid))
+			return false
+		}
+	}
+	if pool {
+		if inside := snap.lvsIn(vg, name); len(inside) > 0 {
+			desc := make([]string, len(inside))
+			for i, l := range inside {
+				desc[i] = describeLV(l)
+			}
+			a.diags = append(a.diags, blockedDiag(a.req.Addr, id, "thin pool", "delete", desc))
+			return false
+		}
+	}
+	if err := a.run(ctx, lvmCmd("lvchange", "--activate", "n", id)); err != nil {
+		a.fail(fmt.Sprintf("Could not deactivate %s before removing it (is it mounted or in use?)", id), err)
+		return false
+	}
+	if err := a.run(ctx, lvmCmd("lvremove", id)); err != nil {
+		a.fail(fmt.Sprintf("Could not remove %s", id), err)
+		return false
+	}
+	return true
+}

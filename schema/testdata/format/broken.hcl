@@ -1,0 +1,2 @@
+volume "x" {
+  size = "10G"

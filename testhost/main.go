@@ -1,0 +1,95 @@
+package testhost
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Main is TestMain for a package whose tests need a real kernel with
+// device-mapper:
+//
+//	func TestMain(m *testing.M) { os.Exit(testhost.Main(m)) }
+//
+// On the host, when the test kernel can run (root, user-mode-linux and its
+// modules, lvm2 installed), Main boots it once with scratch disks and runs
+// this test binary inside with the same arguments (all -test.* flags),
+// working directory and environment; it passes the inner output through
+// unchanged and returns the inner exit status, or nonzero when the kernel
+// crashed, hung or never reported one. When the kernel cannot run, Main runs
+// the tests here and Kernel skips each test, naming what is missing.
+//
+// Inside the test kernel (PID 1 has prepared it), Main runs the tests.
+func Main(m *testing.M) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if _, ok := insideBoot(); ok {
+		return m.Run()
+	}
+	if flagValue("test.list") != "" {
+		return m.Run() // listing runs no test: no kernel needed
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A closed stdout must fail the write (and end the kernel, and clean
+	// up) rather than kill this process with SIGPIPE and orphan the kernel.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+	cfg, missing := checkHost(realHostFacts(ctx))
+	if len(missing) > 0 {
+		return m.Run() // each Kernel(t) skips and says why
+	}
+	spec, err := thisRun()
+	if err != nil {
+		fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
+		return 1
+	}
+	code, err := boot(ctx, cfg, spec, os.Stdout)
+	if err != nil {
+		fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// thisRun describes how this test binary was started, to start it again
+// inside the test kernel.
+func thisRun() (runSpec, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return runSpec{}, fmt.Errorf("finding this test binary to run it inside the test kernel: %w", err)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return runSpec{}, fmt.Errorf("finding the working directory: %w", err)
+	}
+	var timeout time.Duration
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			timeout, _ = g.Get().(time.Duration)
+		}
+	}
+	return runSpec{
+		argv:    append([]string{exe}, os.Args[1:]...),
+		dir:     dir,
+		env:     os.Environ(),
+		timeout: timeout,
+	}, nil
+}
+
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
