@@ -32,12 +32,20 @@ type memProvider struct {
 	serial              int
 	// contains records containment reported by Refresh.
 	contains map[schema.Address][]schema.Address
+	// refuseDelete makes planning the deletion of that address fail, as a
+	// provider refuses to delete a pool holding volumes it does not manage.
+	refuseDelete map[schema.Address]bool
 }
 
 var _ providers.Provider = (*memProvider)(nil)
 
 func newMem() *memProvider {
-	return &memProvider{objects: map[schema.Address]cty.Value{}, failOn: map[schema.Address]bool{}, contains: map[schema.Address][]schema.Address{}}
+	return &memProvider{
+		objects:      map[schema.Address]cty.Value{},
+		failOn:       map[schema.Address]bool{},
+		contains:     map[schema.Address][]schema.Address{},
+		refuseDelete: map[schema.Address]bool{},
+	}
 }
 
 func (m *memProvider) Name() string { return "mem" }
@@ -82,6 +90,13 @@ func (m *memProvider) Refresh(_ context.Context, _ *providers.RefreshRequest) *p
 
 func (m *memProvider) Plan(_ context.Context, req *providers.PlanRequest) *providers.PlanResponse {
 	res := m.schema(req.Addr.Type)
+	if req.Config.IsNull() {
+		resp := &providers.PlanResponse{Planned: req.Config}
+		if m.refuseDelete[req.Addr] {
+			resp.Diagnostics = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "cannot delete " + req.Addr.String() + ": it holds something else"}}
+		}
+		return resp
+	}
 	resp := providers.DefaultPlan(res, req.Config, req.Prior)
 	if req.Addr.Type == "disk" && req.Config.GetAttr("name").IsKnown() {
 		// The id is known from the name, as an LVM path is.

@@ -436,3 +436,34 @@ disk "a" {
 		t.Error("validate touched the provider")
 	}
 }
+
+func TestDeletionsArePlannedByProviders(t *testing.T) {
+	f := newFixture(t, twoDisks)
+	f.mustApply(Options{})
+	f.mem.refuseDelete[schema.Address{Type: "disk", Name: "b"}] = true
+	_, diags := f.plan(Options{Destroy: true, AllowDataLoss: true})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "cannot delete disk.b: it holds something else") {
+		t.Fatalf("the provider's refusal to delete disk.b must fail the plan, got %v", diags)
+	}
+	if len(f.mem.objects) != 3 {
+		t.Error("a refused destroy changed the host")
+	}
+}
+
+func TestContainedObjectsMustGoToo(t *testing.T) {
+	f := newFixture(t, twoDisks)
+	f.mustApply(Options{})
+	// app.web lives on disk.a, as a provider reports containment.
+	f.mem.contains[schema.Address{Type: "app", Name: "web"}] = []schema.Address{{Type: "disk", Name: "a"}}
+	target, _ := schema.ParseAddress("disk.a")
+	_, diags := f.plan(Options{Destroy: true, AllowDataLoss: true, Targets: []schema.Address{target}})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "would also destroy app.web") {
+		t.Fatalf("destroying disk.a alone must be refused while app.web lives on it, got %v", diags)
+	}
+	// Destroying both is fine, the app first.
+	f.mem.log = nil
+	f.mustApply(Options{Destroy: true, AllowDataLoss: true})
+	if i, j := slices.Index(f.mem.log, "delete app.web"), slices.Index(f.mem.log, "delete disk.a"); i < 0 || j < i {
+		t.Errorf("apply order %v", f.mem.log)
+	}
+}

@@ -81,8 +81,11 @@ func (e *Engine) Plan(ctx context.Context, opts Options) (*Plan, hcl.Diagnostics
 	if d := e.checkReplaceRequests(plan, opts); d.HasErrors() {
 		return nil, append(diags, d...)
 	}
-	if d := e.guard(plan, opts); d.HasErrors() {
-		return nil, append(diags, d...)
+	// Both checks run, so the operator learns every reason at once.
+	d = append(e.guard(plan, opts), e.planDeletions(ctx, plan.Changes, managed)...)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return nil, diags
 	}
 	plan.sort()
 	return plan, diags

@@ -16,6 +16,11 @@ const (
 	envBoot = "RIGPLAN_TESTHOST_BOOT"
 	// envDisks lists the scratch block devices, comma separated.
 	envDisks = "RIGPLAN_TESTHOST_DISKS"
+	// envDeadline is when the outer test binary's -test.timeout expires
+	// (RFC 3339). Inside, Main shortens -test.timeout to match, so the time
+	// the kernel took to boot counts as it would for any test binary, and
+	// the inner binary's own timeout panic comes before the guard.
+	envDeadline = "RIGPLAN_TESTHOST_DEADLINE"
 	// envKeep keeps the per-boot directory of a failed run for inspection.
 	envKeep = "RIGPLAN_TESTHOST_KEEP"
 	// cmdlineToken is the kernel parameter holding the token. The dot makes

@@ -63,9 +63,9 @@ func (k *K) scratchNames() map[string]bool {
 	return names
 }
 
-// survey reads the state of the disks: sysfs and mountinfo, plus one wipefs
-// call, so a clean state is confirmed quickly.
-func (k *K) survey() (diskState, error) {
+// survey reads the state of the disks from sysfs and mountinfo and, when
+// signatures is set, with one wipefs call (the only costly part).
+func (k *K) survey(ctx context.Context, signatures bool) (diskState, error) {
 	var st diskState
 	info, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -81,8 +81,11 @@ func (k *K) survey() (diskState, error) {
 	for _, d := range k.disks {
 		st.partitions = append(st.partitions, partitions(k.sys, filepath.Base(d))...)
 	}
+	if !signatures {
+		return st, nil
+	}
 	devs := append(append([]string(nil), st.partitions...), k.disks...)
-	res, err := k.run.Run(context.Background(), sysexec.Cmd{
+	res, err := k.run.Run(ctx, sysexec.Cmd{
 		Name:    "wipefs",
 		Args:    append([]string{"--no-act", "--noheadings", "--output", "DEVICE,TYPE,OFFSET"}, devs...),
 		Timeout: commandTimeout,
@@ -103,11 +106,18 @@ func (k *K) survey() (diskState, error) {
 // group did not remove, loop devices), which the harness also cleans up,
 // and an error when the disks could not be made clean. Volume groups,
 // physical volumes, filesystems and partition tables are not leaks: they are
-// what tests are for.
+// what tests are for. Every step is one command for all disks: each costs
+// a good fraction of a second in the test kernel.
 func (k *K) reset(ctx context.Context) (leaks []string, err error) {
-	st, err := k.survey()
-	if err == nil && st.clean() {
-		return nil, nil
+	st, err := k.survey(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if st.clean() {
+		// Nothing in use: at most signatures to wipe.
+		if st, err = k.survey(ctx, true); err == nil && st.clean() {
+			return nil, markClean()
+		}
 	}
 	var errs []error
 	for _, m := range st.mounts {
@@ -131,19 +141,22 @@ func (k *K) reset(ctx context.Context) (leaks []string, err error) {
 	}
 	errs = append(errs, k.wipe(ctx)...)
 
-	after, err := k.survey()
-	if err != nil {
+	after, err := k.survey(ctx, true)
+	switch {
+	case err != nil:
 		errs = append(errs, err)
-	} else if !after.clean() {
+	case !after.clean():
 		errs = append(errs, fmt.Errorf("still not clean:%s", after))
+	default:
+		errs = append(errs, markClean())
 	}
 	return leaks, errors.Join(errs...)
 }
 
-// removeLVM removes every volume group (with its logical volumes, active or
-// not) and every physical volume, in three LVM calls: each costs a good
-// fraction of a second in the test kernel. Everything LVM sees inside the
-// test kernel was made by a test.
+// removeLVM removes every volume group, with its logical volumes active or
+// not; everything LVM sees inside the test kernel was made by a test. The
+// labels of physical volumes on the scratch disks go with the wipe that
+// follows; pvremove is only needed for those elsewhere (a loop device).
 func (k *K) removeLVM(ctx context.Context) []error {
 	res, err := k.run.Run(ctx, sysexec.Cmd{
 		Name:    "pvs",
@@ -157,7 +170,7 @@ func (k *K) removeLVM(ctx context.Context) []error {
 	seen := map[string]bool{}
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
 		pv, vg, _ := strings.Cut(strings.TrimSpace(line), "\t")
-		if pv != "" {
+		if pv != "" && !k.onScratch(pv) {
 			pvs = append(pvs, pv)
 		}
 		if vg != "" && !seen[vg] {
@@ -173,6 +186,14 @@ func (k *K) removeLVM(ctx context.Context) []error {
 		errs = append(errs, k.cmd(ctx, "pvremove", append([]string{"--force", "--force", "--yes"}, pvs...)...))
 	}
 	return errs
+}
+
+// onScratch reports whether dev is a scratch disk or one of its partitions
+// (/dev/ubda, /dev/ubda1).
+func (k *K) onScratch(dev string) bool {
+	name := filepath.Base(dev)
+	scratch := k.scratchNames()
+	return scratch[name] || scratch[strings.TrimRight(name, "0123456789")]
 }
 
 // wipe erases every signature on the partitions, then on the disks (with
@@ -199,6 +220,23 @@ func (k *K) wipe(ctx context.Context) []error {
 func (k *K) cmd(ctx context.Context, name string, args ...string) error {
 	_, err := k.run.Run(ctx, sysexec.Cmd{Name: name, Args: args, Timeout: commandTimeout})
 	return err
+}
+
+// cleanMark records that the last cleanup left the disks verified clean, so
+// the next test need not check again.
+func cleanMark() string { return filepath.Join(runDir, "disks-clean") }
+
+func markClean() error {
+	if err := os.WriteFile(cleanMark(), nil, 0o600); err != nil {
+		return fmt.Errorf("recording that the disks are clean: %w", err)
+	}
+	return nil
+}
+
+// takeCleanMark reports whether the disks were verified clean since the last
+// test took them, and takes the mark.
+func takeCleanMark() bool {
+	return os.Remove(cleanMark()) == nil
 }
 
 // unmount unmounts target, lazily if it is busy (a leaked process may hold

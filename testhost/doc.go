@@ -23,8 +23,11 @@
 // through byte for byte and live, so go test -v and go test -json look as
 // they do for any other package; the inner exit code becomes the outer one.
 // Kernel messages go to a separate console log, printed only when something
-// went wrong. If the kernel hangs, a guard kills it shortly after
-// -test.timeout and prints the end of that log.
+// went wrong. -test.timeout counts from the start of the outer binary, boot
+// included, so the inner binary's own timeout panic (with its goroutines)
+// comes first; if the kernel hangs beyond that, a guard kills it 30 seconds
+// later and prints the end of the console log. The kernel runs in a PID
+// namespace of its own, so no part of it outlives the test binary.
 //
 // Where the kernel cannot run (not root, user-mode-linux or its modules not
 // installed, lvm2 missing), Main runs the tests natively and Kernel skips
@@ -42,7 +45,8 @@
 //   - / is the host's root over hostfs: writes there reach the host. The
 //     harness shadows /etc/lvm with a copy on tmpfs, so LVM's metadata
 //     backups, archives and devices file never reach the host's /etc/lvm.
-//   - /run and TMPDIR (so t.TempDir) are tmpfs inside the test kernel.
+//   - /run and TMPDIR (so t.TempDir) are tmpfs inside the test kernel, at
+//     most half its memory: put big files on the scratch disks.
 //   - DM_DISABLE_UDEV=1: there is no udev; LVM creates /dev nodes itself.
 //   - modprobe on PATH is a wrapper that finds the UML kernel's modules;
 //     dm-thin-pool, dm-snapshot, dm-zero, loop and overlay are loaded.

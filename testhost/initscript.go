@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // templates holds PID 1 of each boot flavour.
@@ -47,7 +48,7 @@ func renderInit(cfg bootConfig, d bootDir, spec runSpec, token string) ([]byte, 
 		Modules:  cfg.modules,
 		Load:     cfg.load,
 		Dir:      spec.dir,
-		Env:      innerEnv(spec.env, token, cfg.diskDevices()),
+		Env:      innerEnv(spec.env, token, cfg.diskDevices(), spec.deadline()),
 		Argv:     spec.argv,
 	}
 	var b bytes.Buffer
@@ -72,10 +73,11 @@ func writeInit(cfg bootConfig, d bootDir, spec runSpec, token string) error {
 // innerEnv is the environment of the test binary inside: the caller's own,
 // with the harness's variables set and TMPDIR moved onto the test kernel's
 // tmpfs (so t.TempDir, unix sockets and mounts on it never touch the host).
-func innerEnv(outer []string, token string, disks []string) []string {
+func innerEnv(outer []string, token string, disks []string, deadline time.Time) []string {
 	override := map[string]string{
 		envBoot:           token,
 		envDisks:          strings.Join(disks, ","),
+		envDeadline:       "",
 		"TMPDIR":          filepath.Join(runDir, "tmp"),
 		"DM_DISABLE_UDEV": "1",
 		"PATH":            "",
@@ -100,6 +102,9 @@ func innerEnv(outer []string, token string, disks []string) []string {
 	override["PATH"] = innerPath(override["PATH"])
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "DM_DISABLE_UDEV", envBoot, envDisks} {
 		env = append(env, k+"="+override[k])
+	}
+	if !deadline.IsZero() {
+		env = append(env, envDeadline+"="+deadline.UTC().Format(time.RFC3339Nano))
 	}
 	return env
 }

@@ -30,7 +30,8 @@ func TestInnerEnv(t *testing.T) {
 		"HOME=/home/dev", "PATH=/usr/local/go/bin:/usr/bin", "TMPDIR=/var/tmp",
 		"GOFLAGS=-mod=mod", "WEIRD=a=b", envBoot + "=stale", "DM_DISABLE_UDEV=0",
 	}
-	got := innerEnv(outer, "rigplan-t", []string{"/dev/ubda", "/dev/ubdb"})
+	deadline := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	got := innerEnv(outer, "rigplan-t", []string{"/dev/ubda", "/dev/ubdb"}, deadline)
 	want := []string{
 		"GOFLAGS=-mod=mod", "WEIRD=a=b",
 		"PATH=/run/testhost/bin:/usr/local/go/bin:/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/bin",
@@ -39,12 +40,17 @@ func TestInnerEnv(t *testing.T) {
 		"DM_DISABLE_UDEV=1",
 		envBoot + "=rigplan-t",
 		envDisks + "=/dev/ubda,/dev/ubdb",
+		envDeadline + "=2026-01-02T03:04:05.0000006Z",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("innerEnv =\n%q\nwant\n%q", got, want)
 	}
-	if got := innerEnv(nil, "t", nil); !slices.Contains(got, "HOME=/root") {
+	got = innerEnv(nil, "t", nil, time.Time{})
+	if !slices.Contains(got, "HOME=/root") {
 		t.Errorf("innerEnv without HOME = %q, want HOME=/root", got)
+	}
+	if slices.ContainsFunc(got, func(kv string) bool { return strings.HasPrefix(kv, envDeadline) }) {
+		t.Errorf("innerEnv without a timeout = %q, want no %s", got, envDeadline)
 	}
 }
 

@@ -29,7 +29,12 @@ func Main(m *testing.M) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
+	start := time.Now()
 	if _, ok := insideBoot(); ok {
+		if err := applyDeadline(os.Getenv(envDeadline), time.Now()); err != nil {
+			fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
+			return 1
+		}
 		return m.Run()
 	}
 	if flagValue("test.list") != "" {
@@ -47,7 +52,7 @@ func Main(m *testing.M) int {
 	if len(missing) > 0 {
 		return m.Run() // each Kernel(t) skips and says why
 	}
-	spec, err := thisRun()
+	spec, err := thisRun(start)
 	if err != nil {
 		fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
 		return 1
@@ -64,7 +69,7 @@ func Main(m *testing.M) int {
 
 // thisRun describes how this test binary was started, to start it again
 // inside the test kernel.
-func thisRun() (runSpec, error) {
+func thisRun(start time.Time) (runSpec, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return runSpec{}, fmt.Errorf("finding this test binary to run it inside the test kernel: %w", err)
@@ -84,7 +89,25 @@ func thisRun() (runSpec, error) {
 		dir:     dir,
 		env:     os.Environ(),
 		timeout: timeout,
+		start:   start,
 	}, nil
+}
+
+// applyDeadline shortens -test.timeout inside the test kernel so that it
+// expires when the outer binary's would have: booting counts against it.
+func applyDeadline(deadline string, now time.Time) error {
+	if deadline == "" {
+		return nil
+	}
+	dl, err := time.Parse(time.RFC3339Nano, deadline)
+	if err != nil {
+		return fmt.Errorf("%s=%q is not a time: %w", envDeadline, deadline, err)
+	}
+	left := dl.Sub(now).Round(time.Millisecond)
+	if left < time.Second {
+		left = time.Second // booting ate the whole timeout: time out at once, with a trace
+	}
+	return flag.Set("test.timeout", left.String())
 }
 
 func flagValue(name string) string {

@@ -21,6 +21,15 @@ type runSpec struct {
 	dir     string        // working directory
 	env     []string      // environment, KEY=VALUE
 	timeout time.Duration // its -test.timeout; 0 means none
+	start   time.Time     // when it started, on the host
+}
+
+// deadline is when spec's -test.timeout expires; zero when it has none.
+func (s runSpec) deadline() time.Time {
+	if s.timeout <= 0 {
+		return time.Time{}
+	}
+	return s.start.Add(s.timeout)
 }
 
 // harnessError is a failure of the harness or the test kernel rather than
@@ -91,11 +100,11 @@ func runKernel(ctx context.Context, cfg bootConfig, d bootDir, spec runSpec, tok
 	defer serialR.Close()
 
 	guardCtx, cancel := ctx, context.CancelFunc(func() {})
-	if spec.timeout > 0 {
-		// The inner binary panics with its goroutines at -test.timeout; the
+	if dl := spec.deadline(); !dl.IsZero() {
+		// The inner binary panics with its goroutines at the deadline; the
 		// guard only ends a kernel that cannot even do that, well before go
 		// test's own kill at -test.timeout plus one minute.
-		guardCtx, cancel = context.WithTimeout(ctx, spec.timeout+cfg.grace)
+		guardCtx, cancel = context.WithDeadline(ctx, dl.Add(cfg.grace))
 	}
 	defer cancel()
 	runCtx, stop := context.WithCancelCause(guardCtx)

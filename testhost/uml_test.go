@@ -33,7 +33,7 @@ func fakeKernel(t *testing.T, body string) bootConfig {
 }
 
 func testSpec(timeout time.Duration) runSpec {
-	return runSpec{argv: []string{"/bin/true", "-test.v"}, dir: "/", env: []string{"PATH=/usr/bin"}, timeout: timeout}
+	return runSpec{argv: []string{"/bin/true", "-test.v"}, dir: "/", env: []string{"PATH=/usr/bin"}, timeout: timeout, start: time.Now()}
 }
 
 // bootDirsLeft lists what boot left in TMPDIR.

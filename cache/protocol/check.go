@@ -206,7 +206,29 @@ func missingPathReason(c Command) string {
 }
 
 func onlyAfterMountReason(c Command) string {
+	if c == CommandSave {
+		return "criteria (>) belong to a mount request, not to save; a save takes only \"< terms\" annotations for its copy"
+	}
 	return fmt.Sprintf("criteria (>) and annotations (<) belong to a mount request, not to %s; send one command per connection", c)
+}
+
+func missingNameReason(c Command) string {
+	return fmt.Sprintf("%s needs a snapshot name: write %s NAME, with a name that ls lists", c, c)
+}
+
+// checkName refuses a snapshot name rm could never mean: not one word of
+// text, or too long. The store checks it further.
+func checkName(n string) string {
+	if reason := checkText("snapshot name", n); reason != "" {
+		return reason
+	}
+	if strings.ContainsAny(n, " \t") {
+		return fmt.Sprintf("snapshot name %q contains whitespace; write one name that ls lists", n)
+	}
+	if len(n) > MaxNameLen {
+		return fmt.Sprintf("snapshot name %s is %d bytes, longer than the limit of %d; write a name that ls lists", quoteShort(n), len(n), MaxNameLen)
+	}
+	return ""
 }
 
 func tooManyCriteriaReason(limits Limits) string {

@@ -5,7 +5,7 @@
 // The request format is the one of the original lvm-cache-friend setup, so
 // a plain ncat heredoc in a workflow works unchanged:
 //
-//	ncat -U /run/rigplan/cache.sock <<EOF
+//	ncat -U /run/rigplan-cache/socket <<EOF
 //	mount /home/runner/cache
 //	> linux ${{ hashFiles('Cargo.lock') }}
 //	> linux ${{ github.ref_name }}
@@ -45,6 +45,8 @@
 //	ls                    list the snapshots
 //	echo TEXT             answer TEXT, to find where answers end
 //	stats                 report counters
+//	gc [dry-run]          run retention now (host root only)
+//	rm NAME               delete one snapshot (host root only)
 //	runner-config         reserved: a just-in-time runner configuration
 //	registration-token    reserved: a runner registration token
 //
@@ -57,6 +59,12 @@
 //
 //	> TERM TERM ...   a criterion; criteria are tried in the order written
 //	< TERM TERM ...   annotations for the new snapshot; several lines add up
+//
+// A save may be followed by "<" lines too: annotations for the sealed
+// copy it makes (without them, the copy keeps the saved snapshot's).
+//
+// NAME (rm) is one word of at most 255 bytes; the agent checks it against
+// its store's naming rules. gc takes nothing or the word dry-run.
 //
 // Terms are separated by runs of spaces and tabs (other Unicode spaces
 // are part of a term) and may follow the marker without a space (">linux").
@@ -97,6 +105,8 @@
 //	echo     ok TEXT
 //	ls       ok
 //	stats    ok
+//	gc       ok MODE COUNT    (MODE: deleted or dry-run)
+//	rm       ok SNAPSHOT
 //
 // CRITERION is the criterion that matched as the request wrote it, marker
 // included ("> linux main", or ">" for an empty criterion), or "default"
@@ -108,17 +118,24 @@
 // ignore fields after the ones they know, so lines can grow. ls writes one
 // line per snapshot:
 //
-//	snapshot NAME CREATED STATE ORIGIN ANNOTATIONS
+//	snapshot NAME CREATED STATE ORIGIN ANNOTATIONS MACHINE
 //
 // CREATED is RFC 3339 in UTC ("2024-05-01T12:00:00Z"). STATE is "sealed"
 // (a candidate for mounts), "in-use" (mounted in a live machine, never an
 // origin), "sealed,in-use", or "-" (never sealed: waiting for GC). ORIGIN is
 // the snapshot or volume it was copied from, or "-" when that is gone.
 // ANNOTATIONS are its terms joined by single spaces, possibly none.
+// MACHINE is the machine it is or was last mounted in, or "-".
 //
 // stats writes one line per counter:
 //
 //	stat KEY VALUE
+//
+// gc writes one line per snapshot it deleted (or, with dry-run, would
+// delete), and one per snapshot it meant to delete but could not:
+//
+//	delete NAME REASON
+//	keep NAME REASON
 //
 // # Robustness
 //

@@ -24,6 +24,9 @@ func FuzzReadRequest(f *testing.F) {
 		"mount /c\n> linux # note\n",
 		"mount /c\n> a\u0085\n",
 		"stats\n> a\n",
+		"save /c\n< a b\n",
+		"gc dry-run\n",
+		"rm cache-1\n",
 		"mount /c",
 		"",
 	} {

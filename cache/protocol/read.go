@@ -156,6 +156,25 @@ func (p *parser) command(text string) (*Request, string) {
 		req.Path = rest
 	case argText:
 		req.Text = rest
+	case argDryRun:
+		switch rest {
+		case "":
+		case DryRunWord:
+			req.DryRun = true
+		default:
+			return nil, fmt.Sprintf("%s takes nothing or %s, but the line goes on with %s; write %s or %s %s", cmd, DryRunWord, quoteShort(rest), cmd, cmd, DryRunWord)
+		}
+	case argName:
+		if rest == "" {
+			return nil, missingNameReason(cmd)
+		}
+		if first, more := cutWord(rest); more != "" {
+			return nil, fmt.Sprintf("%s takes one snapshot name, but the line goes on after %s with %s; remove one snapshot per request", cmd, quoteShort(first), quoteShort(more))
+		}
+		if reason := checkName(rest); reason != "" {
+			return nil, reason
+		}
+		req.Name = rest
 	}
 	return req, ""
 }
@@ -173,9 +192,12 @@ func (p *parser) follow(n int, text string) error {
 		if req.Command == CommandMount {
 			return fail(fmt.Sprintf("unexpected line %s; after mount, each line is \"> terms\" (a criterion) or \"< terms\" (annotations)", quoteShort(text)))
 		}
+		if req.Command == CommandSave {
+			return fail(fmt.Sprintf("unexpected line %s; after save, each line is \"< terms\" (annotations for the copy)", quoteShort(text)))
+		}
 		return fail(fmt.Sprintf("unexpected line %s; %s takes no further lines, so end the request here", quoteShort(text), req.Command))
 	}
-	if req.Command != CommandMount {
+	if marker == '>' && req.Command != CommandMount || !req.Command.takesAnnotations() {
 		return fail(onlyAfterMountReason(req.Command))
 	}
 	terms := splitTerms(text[1:])

@@ -14,13 +14,13 @@ func sameRequest(a, b *Request) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Command == b.Command && a.Path == b.Path && a.Text == b.Text &&
+	return a.Command == b.Command && a.Path == b.Path && a.Text == b.Text && a.Name == b.Name && a.DryRun == b.DryRun &&
 		slices.Equal(a.Annotations, b.Annotations) &&
 		slices.EqualFunc(a.Criteria, b.Criteria, func(x, y []string) bool { return slices.Equal(x, y) })
 }
 
 func (r *Request) String() string {
-	return fmt.Sprintf("{%s path=%q text=%q criteria=%q annotations=%q}", r.Command, r.Path, r.Text, r.Criteria, r.Annotations)
+	return fmt.Sprintf("{%s path=%q text=%q name=%q dry-run=%v criteria=%q annotations=%q}", r.Command, r.Path, r.Text, r.Name, r.DryRun, r.Criteria, r.Annotations)
 }
 
 func mountReq(path string, criteria [][]string, annotations ...string) *Request {
@@ -78,6 +78,10 @@ func TestReadRequest(t *testing.T) {
 		},
 		{"markers inside terms", "mount /c\n> >a <b\n< >\n", mountReq("/c", [][]string{{">a", "<b"}}, ">")},
 		{"tab after command", "mount\t/c\n", mountReq("/c", nil)},
+		{"save with annotations", "save /c\n< linux\n< main\n", &Request{Command: CommandSave, Path: "/c", Annotations: []string{"linux", "main"}}},
+		{"gc", "gc\n", &Request{Command: CommandGC}},
+		{"gc dry-run", "gc  dry-run \n", &Request{Command: CommandGC, DryRun: true}},
+		{"rm", "rm cache-20240501-120007-0a1b\n", &Request{Command: CommandRemove, Name: "cache-20240501-120007-0a1b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +104,7 @@ func TestReadRequestErrors(t *testing.T) {
 		line int
 		want []string // substrings of the reason
 	}{
-		{"unknown command lists known ones", "mnt /c\n", 1, []string{`unknown command "mnt"`, "mount, save, ls, echo, stats, runner-config, registration-token"}},
+		{"unknown command lists known ones", "mnt /c\n", 1, []string{`unknown command "mnt"`, "mount, save, ls, echo, stats, gc, rm, runner-config, registration-token"}},
 		{"commands are case-sensitive", "MOUNT /c\n", 1, []string{`unknown command "MOUNT"`}},
 		{"mount without path", "mount\n", 1, []string{"mount needs a path", "mount /home/runner/cache"}},
 		{"save without path", "save   \n", 1, []string{"save needs a path"}},
@@ -123,7 +127,14 @@ func TestReadRequestErrors(t *testing.T) {
 		{"criteria first", "> linux\n", 1, []string{"follow a mount line"}},
 		{"annotations first", "< linux\n", 1, []string{"follow a mount line"}},
 		{"criteria after ls", "ls\n> linux\n", 2, []string{"belong to a mount request, not to ls"}},
-		{"annotations after save", "save /c\n< linux\n", 2, []string{"not to save"}},
+		{"criteria after save", "save /c\n> linux\n", 2, []string{"not to save", "only \"< terms\""}},
+		{"stray line after save", "save /c\nlinux\n", 2, []string{`unexpected line "linux"`, "after save"}},
+		{"annotations after gc", "gc\n< linux\n", 2, []string{"not to gc"}},
+		{"gc with a word other than dry-run", "gc now\n", 1, []string{`gc takes nothing or dry-run`, `"now"`}},
+		{"gc dry-run twice", "gc dry-run dry-run\n", 1, []string{`gc takes nothing or dry-run`}},
+		{"rm without name", "rm\n", 1, []string{"rm needs a snapshot name"}},
+		{"rm two names", "rm a b\n", 1, []string{"one snapshot name", `"b"`}},
+		{"rm name too long", "rm " + strings.Repeat("n", MaxNameLen+1) + "\n", 1, []string{"longer than the limit of 255"}},
 		{"second command", "mount /a\nmount /b\n", 2, []string{"second command, mount", "one request"}},
 		{"stray line after mount", "mount /a\nlinux main\n", 2, []string{`unexpected line "linux main"`, "> terms"}},
 		{"stray line after echo", "echo hi\nthere\n", 2, []string{"echo takes no further lines"}},

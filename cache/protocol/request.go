@@ -17,6 +17,10 @@ const (
 	CommandList  Command = "ls"
 	CommandEcho  Command = "echo"
 	CommandStats Command = "stats"
+	// CommandGC and CommandRemove are the host operator's: the agent
+	// accepts them only from root on the host, never from a machine.
+	CommandGC     Command = "gc"
+	CommandRemove Command = "rm"
 	// CommandRunnerConfig and CommandRegistrationToken are parsed now so
 	// that the request format does not change when the agent starts to hand
 	// out runner identities (DESIGN.md, "GitHub runners without secrets").
@@ -28,17 +32,27 @@ const (
 // error reasons quote it so that a user sees what to write instead.
 func Commands() []Command {
 	return []Command{CommandMount, CommandSave, CommandList, CommandEcho, CommandStats,
-		CommandRunnerConfig, CommandRegistrationToken}
+		CommandGC, CommandRemove, CommandRunnerConfig, CommandRegistrationToken}
 }
 
 // argument is what follows a command word on its line.
 type argument int
 
 const (
-	argNone argument = iota // nothing
-	argPath                 // one absolute, clean path
-	argText                 // the rest of the line, verbatim
+	argNone   argument = iota // nothing
+	argPath                   // one absolute, clean path
+	argText                   // the rest of the line, verbatim
+	argDryRun                 // nothing, or the word dry-run
+	argName                   // one snapshot name
 )
+
+// DryRunWord is the one argument gc takes: list what would go, delete
+// nothing.
+const DryRunWord = "dry-run"
+
+// MaxNameLen bounds the snapshot name rm takes. The agent checks the name
+// against its store's own rules; this only keeps a request small.
+const MaxNameLen = 255
 
 // argument reports what c takes after its word, and whether c is known.
 func (c Command) argument() (argument, bool) {
@@ -49,6 +63,10 @@ func (c Command) argument() (argument, bool) {
 		return argText, true
 	case CommandList, CommandStats, CommandRunnerConfig, CommandRegistrationToken:
 		return argNone, true
+	case CommandGC:
+		return argDryRun, true
+	case CommandRemove:
+		return argName, true
 	}
 	return argNone, false
 }
@@ -65,10 +83,18 @@ type Request struct {
 	// tried. One criterion matches a snapshot that carries all its terms;
 	// an empty criterion (">" alone) matches any sealed snapshot.
 	Criteria [][]string
-	// Annotations are the terms of all "< terms" lines of a mount, in the
-	// order written, to be put on the new snapshot.
+	// Annotations are the terms of all "< terms" lines of a mount or a
+	// save, in the order written, to be put on the new snapshot. A save
+	// without them gives its copy the saved snapshot's annotations.
 	Annotations []string
+	// Name is the snapshot rm deletes. Set for rm only.
+	Name string
+	// DryRun asks gc to list what it would delete, and delete nothing.
+	DryRun bool
 }
+
+// takesAnnotations reports whether "< terms" lines may follow c's line.
+func (c Command) takesAnnotations() bool { return c == CommandMount || c == CommandSave }
 
 // Validate reports the first thing that keeps r from being sent: anything
 // ReadRequest would refuse, except the size of the whole request (which
@@ -95,6 +121,19 @@ func (r *Request) Validate(limits Limits) error {
 		if strings.Trim(r.Text, " \t") != r.Text {
 			return &Error{Reason: fmt.Sprintf("echo text %q starts or ends with whitespace, which the line format drops; trim it", r.Text)}
 		}
+	case argName:
+		if r.Name == "" {
+			return &Error{Reason: missingNameReason(r.Command)}
+		}
+		if reason := checkName(r.Name); reason != "" {
+			return &Error{Reason: reason}
+		}
+	}
+	if arg != argName && r.Name != "" {
+		return &Error{Reason: fmt.Sprintf("%s takes no snapshot name, but the request has %q", r.Command, r.Name)}
+	}
+	if arg != argDryRun && r.DryRun {
+		return &Error{Reason: fmt.Sprintf("%s takes no %s", r.Command, DryRunWord)}
 	}
 	if arg != argPath && r.Path != "" {
 		return &Error{Reason: fmt.Sprintf("%s takes no path, but the request has %q", r.Command, r.Path)}
@@ -102,7 +141,10 @@ func (r *Request) Validate(limits Limits) error {
 	if arg != argText && r.Text != "" {
 		return &Error{Reason: fmt.Sprintf("%s takes no text, but the request has %q", r.Command, r.Text)}
 	}
-	if r.Command != CommandMount && (len(r.Criteria) > 0 || len(r.Annotations) > 0) {
+	if r.Command != CommandMount && len(r.Criteria) > 0 {
+		return &Error{Reason: onlyAfterMountReason(r.Command)}
+	}
+	if !r.Command.takesAnnotations() && len(r.Annotations) > 0 {
 		return &Error{Reason: onlyAfterMountReason(r.Command)}
 	}
 	if len(r.Criteria) > limits.MaxCriteria {
@@ -143,6 +185,12 @@ func (r *Request) MarshalText() ([]byte, error) {
 		if r.Text != "" {
 			b.WriteString(" " + r.Text)
 		}
+	case argDryRun:
+		if r.DryRun {
+			b.WriteString(" " + DryRunWord)
+		}
+	case argName:
+		b.WriteString(" " + r.Name)
 	}
 	b.WriteByte('\n')
 	for _, c := range r.Criteria {

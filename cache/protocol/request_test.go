@@ -16,6 +16,10 @@ func TestMarshalText(t *testing.T) {
 		{&Request{Command: CommandEcho}, "echo\n\n"},
 		{&Request{Command: CommandEcho, Text: "a \tb"}, "echo a \tb\n\n"},
 		{&Request{Command: CommandSave, Path: "/c"}, "save /c\n\n"},
+		{&Request{Command: CommandSave, Path: "/c", Annotations: []string{"a", "b"}}, "save /c\n< a b\n\n"},
+		{&Request{Command: CommandGC}, "gc\n\n"},
+		{&Request{Command: CommandGC, DryRun: true}, "gc dry-run\n\n"},
+		{&Request{Command: CommandRemove, Name: "cache-1"}, "rm cache-1\n\n"},
 		{
 			mountReq("/home/runner/cache", [][]string{{"linux", "feature/ü"}, {}, {"linux"}}, "linux", "feature/ü"),
 			"mount /home/runner/cache\n> linux feature/ü\n>\n> linux\n< linux feature/ü\n\n",
@@ -51,7 +55,12 @@ func TestValidate(t *testing.T) {
 		{&Request{Command: CommandEcho, Text: " x"}, "starts or ends with whitespace"},
 		{&Request{Command: CommandEcho, Text: "a\nb"}, "control character U+000A"},
 		{&Request{Command: CommandList, Criteria: [][]string{{"a"}}}, "not to ls"},
-		{&Request{Command: CommandSave, Path: "/c", Annotations: []string{"a"}}, "not to save"},
+		{&Request{Command: CommandSave, Path: "/c", Criteria: [][]string{{"a"}}}, "not to save"},
+		{&Request{Command: CommandList, Annotations: []string{"a"}}, "not to ls"},
+		{&Request{Command: CommandRemove}, "rm needs a snapshot name"},
+		{&Request{Command: CommandRemove, Name: "a b"}, "contains whitespace"},
+		{&Request{Command: CommandList, Name: "a"}, "ls takes no snapshot name"},
+		{&Request{Command: CommandList, DryRun: true}, "ls takes no dry-run"},
 		{mountReq("/c", [][]string{{"a b"}}), `term "a b" contains whitespace`},
 		{mountReq("/c", [][]string{{""}}), "a term is empty"},
 		{mountReq("/c", nil, "a\tb"), "contains whitespace"},
@@ -112,9 +121,15 @@ func randomTerms(rng *rand.Rand, max int) []string {
 }
 
 func randomRequest(rng *rand.Rand) *Request {
-	switch rng.IntN(4) {
+	switch rng.IntN(7) {
 	case 0:
 		return &Request{Command: CommandList}
+	case 4:
+		return &Request{Command: CommandGC, DryRun: rng.IntN(2) == 0}
+	case 5:
+		return &Request{Command: CommandRemove, Name: "n" + randomTerm(rng)}
+	case 6:
+		return &Request{Command: CommandSave, Path: "/x", Annotations: randomTerms(rng, 4)}
 	case 1:
 		return &Request{Command: CommandEcho, Text: strings.Trim(randomTerm(rng)+" \t"+randomTerm(rng), " \t")}
 	case 2:

@@ -95,13 +95,15 @@ const none = "-"
 
 // Snapshot is one data line of ls:
 //
-//	snapshot NAME CREATED STATE ORIGIN ANNOTATIONS
+//	snapshot NAME CREATED STATE ORIGIN ANNOTATIONS MACHINE
 //
 // CREATED is RFC 3339 in UTC to the second (LVM's own precision). STATE is
 // "sealed", "in-use", both joined by a comma, or "-" for neither (a
 // snapshot that was never saved, waiting for GC). ORIGIN is the snapshot or
 // volume it was copied from, or "-" when that is gone. ANNOTATIONS are
 // its terms joined by single spaces, the way a "<" line writes them.
+// MACHINE is the machine it is (or was last) mounted in, or "-"; agents
+// before it was added wrote five fields, which read as no machine.
 type Snapshot struct {
 	Name        string
 	Created     time.Time
@@ -109,6 +111,7 @@ type Snapshot struct {
 	InUse       bool
 	Origin      string
 	Annotations []string
+	Machine     string
 }
 
 // Record returns the data line for s. Created is written in UTC to the
@@ -119,6 +122,8 @@ func (s Snapshot) Record() (Record, error) {
 		return Record{}, errors.New("snapshot line: the name is empty")
 	case s.Origin == none:
 		return Record{}, fmt.Errorf("snapshot %q: origin %q would read as no origin", s.Name, none)
+	case s.Machine == none:
+		return Record{}, fmt.Errorf("snapshot %q: machine %q would read as no machine", s.Name, none)
 	}
 	for _, t := range s.Annotations {
 		if t == "" || strings.ContainsAny(t, " \t") {
@@ -142,6 +147,7 @@ func (s Snapshot) Record() (Record, error) {
 		orNone(strings.Join(state, ",")),
 		origin,
 		strings.Join(s.Annotations, " "),
+		orNone(s.Machine),
 	}}, nil
 }
 
@@ -181,6 +187,9 @@ func ParseSnapshot(rec Record) (Snapshot, error) {
 	}
 	if f[3] != none {
 		s.Origin = f[3]
+	}
+	if len(f) > 5 && f[5] != none {
+		s.Machine = f[5]
 	}
 	return s, nil
 }

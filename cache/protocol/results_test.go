@@ -94,20 +94,20 @@ func TestSnapshotRecord(t *testing.T) {
 		wire string
 	}{
 		{
-			Snapshot{Name: "rigplan-1", Created: created, Sealed: true, Origin: "default", Annotations: []string{"linux", "feature/ünï"}},
-			"snapshot\trigplan-1\t2024-05-01T12:00:07Z\tsealed\tdefault\tlinux feature/ünï\n",
+			Snapshot{Name: "rigplan-1", Created: created, Sealed: true, Origin: "default", Annotations: []string{"linux", "feature/ünï"}, Machine: "runner-1"},
+			"snapshot\trigplan-1\t2024-05-01T12:00:07Z\tsealed\tdefault\tlinux feature/ünï\trunner-1\n",
 		},
 		{
 			Snapshot{Name: "rigplan-2", Created: created, InUse: true},
-			"snapshot\trigplan-2\t2024-05-01T12:00:07Z\tin-use\t-\t\n",
+			"snapshot\trigplan-2\t2024-05-01T12:00:07Z\tin-use\t-\t\t-\n",
 		},
 		{
 			Snapshot{Name: "rigplan-3", Created: created, Sealed: true, InUse: true, Origin: "rigplan-1"},
-			"snapshot\trigplan-3\t2024-05-01T12:00:07Z\tsealed,in-use\trigplan-1\t\n",
+			"snapshot\trigplan-3\t2024-05-01T12:00:07Z\tsealed,in-use\trigplan-1\t\t-\n",
 		},
 		{
 			Snapshot{Name: "rigplan-4", Created: created, Annotations: []string{"a"}},
-			"snapshot\trigplan-4\t2024-05-01T12:00:07Z\t-\t-\ta\n",
+			"snapshot\trigplan-4\t2024-05-01T12:00:07Z\t-\t-\ta\t-\n",
 		},
 	}
 	for _, tt := range tests {
@@ -127,7 +127,7 @@ func TestSnapshotRecord(t *testing.T) {
 		want := tt.s
 		want.Created = created.UTC().Truncate(time.Second)
 		if back.Name != want.Name || !back.Created.Equal(want.Created) || back.Created.Location() != time.UTC ||
-			back.Sealed != want.Sealed || back.InUse != want.InUse || back.Origin != want.Origin ||
+			back.Sealed != want.Sealed || back.InUse != want.InUse || back.Origin != want.Origin || back.Machine != want.Machine ||
 			!slices.Equal(back.Annotations, want.Annotations) {
 			t.Errorf("ParseSnapshot = %+v, want %+v", back, want)
 		}
@@ -138,6 +138,7 @@ func TestSnapshotRecordErrors(t *testing.T) {
 	for _, s := range []Snapshot{
 		{},
 		{Name: "n", Origin: "-"},
+		{Name: "n", Machine: "-"},
 		{Name: "n", Annotations: []string{"a b"}},
 		{Name: "n", Annotations: []string{""}},
 	} {
@@ -156,6 +157,10 @@ func TestSnapshotRecordErrors(t *testing.T) {
 		if s, err := ParseSnapshot(Record{Tag: TagSnapshot, Fields: f}); err == nil {
 			t.Errorf("ParseSnapshot(%q) = %+v, want an error", f, s)
 		}
+	}
+	// A line of an agent from before the machine field reads as no machine.
+	if s, err := ParseSnapshot(Record{Tag: TagSnapshot, Fields: []string{"n", "2024-05-01T12:00:07Z", "sealed", "-", "a"}}); err != nil || s.Machine != "" || s.Annotations[0] != "a" {
+		t.Errorf("five-field snapshot line = %+v, %v", s, err)
 	}
 	if _, err := ParseSnapshot(Record{Tag: TagStat, Fields: []string{"n", "2024-05-01T12:00:07Z", "-", "-", ""}}); err == nil {
 		t.Error("ParseSnapshot accepted a stat line")

@@ -97,6 +97,7 @@ Flags may be written with one dash or two: -out and --out are the same.`,
 		a.destroyCmd(),
 		a.showCmd(),
 		a.graphCmd(),
+		a.cacheCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/internal/view"
 	"github.com/rigplan/rigplan/planner"
 )
@@ -98,7 +97,7 @@ func (a *app) applySaved(ctx context.Context, path string, flags *planFlags) err
 		return err
 	}
 	defer lk.Release()
-	l, diags := a.load(sp.Dir, sp.Config(), nil, vars, sysexec.Host{}, false)
+	l, diags := a.load(sp.Dir, sp.Config(), nil, vars, a.host(), false)
 	if diags.HasErrors() {
 		a.printDiags(diags, l.cfg)
 		return errReported

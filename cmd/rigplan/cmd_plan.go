@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/internal/view"
 	"github.com/rigplan/rigplan/planner"
 )
@@ -81,7 +80,7 @@ the object's block was removed from the configuration.
 
 // makePlan loads the configuration and plans it against the host.
 func (a *app) makePlan(ctx context.Context, dir string, flags *planFlags, opts planner.Options) (*loaded, *planner.Plan, error) {
-	l, diags := a.load(dir, nil, &flags.inputs, nil, sysexec.Host{}, false)
+	l, diags := a.load(dir, nil, &flags.inputs, nil, a.host(), false)
 	if diags.HasErrors() {
 		a.printDiags(diags, l.cfg)
 		return nil, nil, errReported

@@ -50,7 +50,12 @@ func (a *app) showManaged(cmd *cobra.Command, asJSON bool) error {
 	if err := requireRoot("show"); err != nil {
 		return err
 	}
-	reg := newRegistry(sysexec.Host{})
+	lk, err := a.lock(cmd.Context(), false, 0)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	reg := newRegistry(a.host())
 	objs, diags := planner.ReadManaged(cmd.Context(), reg)
 	a.printDiags(diags, nil)
 	if diags.HasErrors() {

@@ -26,6 +26,17 @@ import (
 // hosts' worth of applies side by side).
 const lockEnv = "RIGPLAN_LOCK_FILE"
 
+// host is the runner for commands that read or change the host; with
+// RIGPLAN_LOG=debug it logs every command it runs to stderr.
+func (a *app) host() sysexec.Runner {
+	for _, kv := range a.env {
+		if kv == "RIGPLAN_LOG=debug" {
+			return sysexec.Host{Log: a.stderr}
+		}
+	}
+	return sysexec.Host{}
+}
+
 // allProviders constructs every provider around one command runner.
 func allProviders(run sysexec.Runner) []providers.Provider {
 	return []providers.Provider{

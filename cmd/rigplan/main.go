@@ -21,7 +21,8 @@ func main() {
 		stdout: os.Stdout,
 		stderr: os.Stderr,
 		env:    os.Environ(),
-		tty:    term.IsTerminal(int(os.Stdout.Fd())),
+		// NO_COLOR (https://no-color.org) turns colors off on a terminal too.
+		tty: term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "",
 	}
 	os.Exit(a.run(os.Args[1:]))
 }

@@ -101,12 +101,16 @@ func indent(s string) string {
 }
 
 // Host runs commands for real on this machine.
-type Host struct{}
+type Host struct {
+	// Log, if set, receives one line per command: what ran, how long it
+	// took and how it ended (RIGPLAN_LOG=debug).
+	Log io.Writer
+}
 
 var _ Runner = Host{}
 
 // Run executes cmd and waits for it.
-func (Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
+func (h Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	timeout := cmd.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -122,7 +126,11 @@ func (Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	// Give a command that ignores the kill a moment to let go of its pipes.
 	c.WaitDelay = 5 * time.Second
 
+	start := time.Now()
 	err := c.Run()
+	if h.Log != nil {
+		fmt.Fprintf(h.Log, "rigplan: ran %s (%s): %v\n", cmd, time.Since(start).Round(time.Millisecond), errOrOK(err))
+	}
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	if err == nil {
 		return res, nil
@@ -136,6 +144,13 @@ func (Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		e.ExitCode = exitErr.ExitCode()
 	}
 	return res, e
+}
+
+func errOrOK(err error) any {
+	if err == nil {
+		return "ok"
+	}
+	return err
 }
 
 // Counter wraps a Runner and counts the commands run through it, so that

@@ -2,6 +2,7 @@ package lvm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -16,9 +17,11 @@ import (
 
 // applier carries out one ApplyRequest.
 type applier struct {
-	p     *Provider
-	req   *providers.ApplyRequest
-	res   *schema.Resource
+	p   *Provider
+	req *providers.ApplyRequest
+	res *schema.Resource
+	// snap is the run's view when the apply started: what Plan checked.
+	snap  *snapshot
 	diags hcl.Diagnostics
 }
 
@@ -56,15 +59,52 @@ func (a *applier) bytes(name string) (int64, bool) {
 	return n, err == nil
 }
 
-// respond re-reads the host and reports the object's state now: the new
-// state after success, what is left after a failure (null when nothing is).
-func (a *applier) respond(ctx context.Context, vg, lv string) *providers.ApplyResponse {
-	snap, err := a.p.read(ctx)
+// respondLV reads the LV back (one lvs call) and reports its state: the
+// new state after success, what is left after a failure (null when
+// nothing is). The run's view learns the row, for the plans and applies
+// still to come.
+func (a *applier) respondLV(ctx context.Context, vg, name string) *providers.ApplyResponse {
+	row, err := a.p.readLV(ctx, vg, name)
 	if err != nil {
-		a.fail("Could not read LVM's state after the change", err)
+		a.fail(fmt.Sprintf("Could not read %s/%s back after the change", vg, name), err)
 		return &providers.ApplyResponse{New: a.req.Prior, Diagnostics: a.diags}
 	}
-	return &providers.ApplyResponse{New: a.stateIn(snap, vg, lv), Diagnostics: a.diags}
+	if row == nil && a.req.Action != providers.Delete && !a.diags.HasErrors() {
+		a.fail(fmt.Sprintf("%s/%s is gone right after the change", vg, name),
+			errors.New("LVM no longer lists it; something else removed it. Plan again"))
+	}
+	return a.settle(func(s *snapshot) *snapshot { return s.withLV(vg, name, row) }, vg, name)
+}
+
+// respondVG reads the group and its PVs back (one vgs call), like
+// respondLV.
+func (a *applier) respondVG(ctx context.Context, name string) *providers.ApplyResponse {
+	row, pvs, err := a.p.readVG(ctx, name)
+	if err != nil {
+		a.fail(fmt.Sprintf("Could not read volume group %s back after the change", name), err)
+		return &providers.ApplyResponse{New: a.req.Prior, Diagnostics: a.diags}
+	}
+	if row == nil && a.req.Action != providers.Delete && !a.diags.HasErrors() {
+		a.fail(fmt.Sprintf("Volume group %s is gone right after the change", name),
+			errors.New("LVM no longer lists it; something else removed it. Plan again"))
+	}
+	return a.settle(func(s *snapshot) *snapshot { return s.withVG(name, row, pvs) }, name, "")
+}
+
+// respondGone reports an object that this apply removed, or failed to
+// create, without reading the host: LVM's own exit status said so.
+func (a *applier) respondGone(vg, lv string) *providers.ApplyResponse {
+	if a.req.Addr.Type == typeVG {
+		return a.settle(func(s *snapshot) *snapshot { return s.withVG(vg, nil, nil) }, vg, "")
+	}
+	return a.settle(func(s *snapshot) *snapshot { return s.withLV(vg, lv, nil) }, vg, lv)
+}
+
+// settle records a change in the run's view and reports the object's
+// state after it.
+func (a *applier) settle(change func(*snapshot) *snapshot, vg, lv string) *providers.ApplyResponse {
+	a.p.updateView(change)
+	return &providers.ApplyResponse{New: a.stateIn(change(a.snap), vg, lv), Diagnostics: a.diags}
 }
 
 // stateIn is the object's state in a snapshot, spelled like the plan.
@@ -86,15 +126,15 @@ func (a *applier) stateIn(snap *snapshot, vg, lv string) cty.Value {
 }
 
 // checkOwned refuses to change or delete an object that does not carry
-// this instance's mark (anymore): someone retagged or replaced it since
-// the plan was made.
+// this instance's mark in the run's view: the request does not match what
+// this run's refresh found.
 func (a *applier) checkOwned(tags []string, id string) bool {
 	m := parseMarks(tags)
 	if m.owns() && m.Addr == a.req.Addr {
 		return true
 	}
-	a.fail(fmt.Sprintf("%s no longer carries the mark of %s", id, a.req.Addr),
-		fmt.Errorf("%s was changed behind rigplan's back since the plan was made; rigplan leaves it alone. Plan again", id))
+	a.fail(fmt.Sprintf("%s does not carry the mark of %s", id, a.req.Addr),
+		fmt.Errorf("%s is not rigplan's %s on this host (it was changed or replaced since the plan was made); rigplan leaves it alone. Plan again", id, a.req.Addr))
 	return false
 }
 

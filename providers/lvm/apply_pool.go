@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -14,15 +12,17 @@ func (a *applier) applyPool(ctx context.Context) *providers.ApplyResponse {
 	vg, name := a.str("volume_group"), a.str("name")
 	switch a.req.Action {
 	case providers.Create:
-		a.createPool(ctx, vg, name)
+		if !a.createPool(ctx, vg, name) {
+			return a.respondGone(vg, name)
+		}
 	case providers.Update:
 		a.updatePool(ctx, vg, name)
 	case providers.Delete:
 		if a.deleteLV(ctx, vg, name, true) {
-			return &providers.ApplyResponse{New: cty.NullVal(a.res.ImpliedType()), Diagnostics: a.diags}
+			return a.respondGone(vg, name)
 		}
 	}
-	return a.respond(ctx, vg, name)
+	return a.respondLV(ctx, vg, name)
 }
 
 func yesNo(b bool) string {
@@ -32,20 +32,17 @@ func yesNo(b bool) string {
 	return "n"
 }
 
-func (a *applier) createPool(ctx context.Context, vg, name string) {
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
+// createPool makes the pool. It reports whether the pool may exist:
+// false when lvcreate never succeeded.
+func (a *applier) createPool(ctx context.Context, vg, name string) bool {
 	extent := defaultExtentSize
-	if r := snap.vg(vg); r != nil {
+	if r := a.snap.vg(vg); r != nil {
 		extent = r.ExtentSize
 	}
 	tags, err := a.createTags()
 	if err != nil {
 		a.fail(fmt.Sprintf("Could not create thin pool %s/%s", vg, name), err)
-		return
+		return false
 	}
 	size, _ := a.bytes("size")
 	args := []string{"--type", "thin-pool", "--size", fmt.Sprintf("%db", lvBytes(size, extent))}
@@ -61,26 +58,24 @@ func (a *applier) createPool(ctx context.Context, vg, name string) {
 	args = append(append(args, tagArgs(tags, nil)...), "--name", name, vg)
 	if err := a.run(ctx, lvmCmd("lvcreate", args...)); err != nil {
 		a.fail(fmt.Sprintf("Could not create thin pool %s/%s", vg, name), err)
-		return
+		return false
 	}
 	// lvcreate refuses --errorwhenfull for thin pools ("Option
-	// --errorwhenfull is unsupported with thin pools"): set it after. If
-	// this fails the pool is whole but queues when full, which the next
-	// refresh reports and the next apply corrects.
-	ewf := a.req.Planned.GetAttr("error_when_full")
-	if err := a.run(ctx, lvmCmd("lvchange", "--errorwhenfull", yesNo(ewf.IsNull() || ewf.True()), vg+"/"+name)); err != nil {
-		a.fail(fmt.Sprintf("Created thin pool %s/%s but could not set error_when_full", vg, name), err)
+	// --errorwhenfull is unsupported with thin pools"): set it after. A
+	// new pool queues when full, so this is needed only for "error". If it
+	// fails the pool is whole but queues, which the state returned (read
+	// back) shows and the next apply corrects.
+	if ewf := a.req.Planned.GetAttr("error_when_full"); ewf.IsNull() || ewf.True() {
+		if err := a.run(ctx, lvmCmd("lvchange", "--errorwhenfull", "y", vg+"/"+name)); err != nil {
+			a.fail(fmt.Sprintf("Created thin pool %s/%s but could not set error_when_full", vg, name), err)
+		}
 	}
+	return true
 }
 
 func (a *applier) updatePool(ctx context.Context, vg, name string) {
 	id := vg + "/" + name
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
-	lv := snap.lv(vg, name)
+	lv := a.snap.lv(vg, name)
 	if lv == nil {
 		a.fail(fmt.Sprintf("Thin pool %s is gone", id), errors.New("it was removed since the plan was made; plan again"))
 		return
@@ -89,7 +84,7 @@ func (a *applier) updatePool(ctx context.Context, vg, name string) {
 		return
 	}
 	extent := defaultExtentSize
-	if r := snap.vg(vg); r != nil {
+	if r := a.snap.vg(vg); r != nil {
 		extent = r.ExtentSize
 	}
 	type change struct {
@@ -122,18 +117,15 @@ func (a *applier) updatePool(ctx context.Context, vg, name string) {
 }
 
 // deleteLV removes a thin pool (pool true) or a thin volume after checking
-// that it still is this instance's, and, for a pool, that it is empty. It
-// deactivates the LV first, so that lvremove needs no --yes: lvremove
-// still asks before removing a pool that has volumes, and the empty answer
-// is "no". It reports whether the LV is gone.
+// in the run's view that it is this instance's (same mark, same UUID as
+// planned) and, for a pool, that it is empty: the volumes this apply
+// deleted first are gone from the view. It deactivates the LV first, so
+// that lvremove needs no --yes: lvremove still asks before removing a pool
+// that has volumes (made since the plan), and the empty answer is "no"; a
+// mounted volume cannot be deactivated. It reports whether the LV is gone.
 func (a *applier) deleteLV(ctx context.Context, vg, name string, pool bool) bool {
 	id := vg + "/" + name
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return false
-	}
-	lv := snap.lv(vg, name)
+	lv := a.snap.lv(vg, name)
 	if lv == nil {
 		return true // already gone
 	}
@@ -148,7 +140,7 @@ func (a *applier) deleteLV(ctx context.Context, vg, name string, pool bool) bool
 		}
 	}
 	if pool {
-		if inside := snap.lvsIn(vg, name); len(inside) > 0 {
+		if inside := a.snap.lvsIn(vg, name); len(inside) > 0 {
 			desc := make([]string, len(inside))
 			for i, l := range inside {
 				desc[i] = describeLV(l)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -15,35 +13,39 @@ func (a *applier) applyVG(ctx context.Context) *providers.ApplyResponse {
 	name := a.str("name")
 	switch a.req.Action {
 	case providers.Create:
-		a.createVG(ctx, name)
+		if !a.createVG(ctx, name) {
+			return a.respondGone(name, "")
+		}
 	case providers.Update:
 		a.updateVG(ctx, name)
 	case providers.Delete:
 		if a.deleteVG(ctx, name) {
-			return &providers.ApplyResponse{New: cty.NullVal(a.res.ImpliedType()), Diagnostics: a.diags}
+			return a.respondGone(name, "")
 		}
 	}
-	return a.respond(ctx, name, "")
+	return a.respondVG(ctx, name)
 }
 
 // preparePVs resolves the devices (LVM only knows device nodes, not links
-// outside /dev) and runs pvcreate on those that are not PVs yet. It returns
-// the resolved paths and those it initialised. pvcreate gets no --yes:
-// should a device have gained a signature since the plan, pvcreate's
-// question is answered "no" and it stops.
-func (a *applier) preparePVs(ctx context.Context, snap *snapshot, devs []string, vg string) (resolved, created []string, err error) {
+// outside /dev) and runs pvcreate on those that are not PVs in the run's
+// view. It returns the resolved paths and those it initialised. pvcreate
+// gets no --yes: should a device have gained a signature since the plan,
+// pvcreate's question is answered "no" and it stops; should it have become
+// a PV of another group, pvcreate or vgcreate/vgextend refuse it.
+func (a *applier) preparePVs(ctx context.Context, devs []string, vg string) (resolved, created []string, err error) {
 	for _, dev := range devs {
 		n, path, err := a.p.host.device(dev)
 		if err != nil {
 			return resolved, created, fmt.Errorf("device %s for %s: %w", dev, vg, err)
 		}
 		resolved = append(resolved, path)
-		if pv := snap.pvByDev(n); pv != nil {
+		if pv := a.snap.pvByDev(n); pv != nil {
 			if pv.VG != "" && pv.VG != vg {
-				return resolved, created, fmt.Errorf("device %s is now a physical volume of volume group %s; plan again", dev, pv.VG)
+				return resolved, created, fmt.Errorf("device %s is a physical volume of volume group %s; plan again", dev, pv.VG)
 			}
 			continue
 		}
+		a.p.forgetSignatures(path)
 		if err := a.run(ctx, lvmCmd("pvcreate", path)); err != nil {
 			return resolved, created, err
 		}
@@ -61,14 +63,11 @@ func (a *applier) undoPVs(ctx context.Context, devs []string) error {
 	return a.run(ctx, lvmCmd("pvremove", devs...))
 }
 
-func (a *applier) createVG(ctx context.Context, name string) {
+// createVG makes the group. It reports whether the group may exist: false
+// when vgcreate never succeeded.
+func (a *applier) createVG(ctx context.Context, name string) bool {
 	devs := stringsOf(a.req.Planned.GetAttr("devices"))
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
-	resolved, created, err := a.preparePVs(ctx, snap, devs, name)
+	resolved, created, err := a.preparePVs(ctx, devs, name)
 	if err == nil {
 		err = a.vgcreate(ctx, name, resolved)
 	}
@@ -77,7 +76,9 @@ func (a *applier) createVG(ctx context.Context, name string) {
 			err = errors.Join(err, fmt.Errorf("removing the physical volumes made for it failed too; remove them by hand (pvremove %s): %w", strings.Join(created, " "), undo))
 		}
 		a.fail(fmt.Sprintf("Could not create volume group %s", name), err)
+		return false
 	}
+	return true
 }
 
 func (a *applier) vgcreate(ctx context.Context, name string, devs []string) error {
@@ -94,12 +95,7 @@ func (a *applier) vgcreate(ctx context.Context, name string, devs []string) erro
 }
 
 func (a *applier) updateVG(ctx context.Context, name string) {
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
-	vg := snap.vg(name)
+	vg := a.snap.vg(name)
 	if vg == nil {
 		a.fail(fmt.Sprintf("Volume group %s is gone", name), errors.New("it was removed since the plan was made; plan again"))
 		return
@@ -113,13 +109,13 @@ func (a *applier) updateVG(ctx context.Context, name string) {
 			return
 		}
 	}
-	have := make([]string, 0, len(snap.pvsOf(name)))
-	for _, pv := range snap.pvsOf(name) {
+	have := make([]string, 0, len(a.snap.pvsOf(name)))
+	for _, pv := range a.snap.pvsOf(name) {
 		have = append(have, pv.Name)
 	}
 	added, removed, _ := diffDevices(a.p.host, stringsOf(a.req.Planned.GetAttr("devices")), have)
 	if len(added) > 0 {
-		resolved, created, err := a.preparePVs(ctx, snap, added, name)
+		resolved, created, err := a.preparePVs(ctx, added, name)
 		if err == nil {
 			err = a.run(ctx, lvmCmd("vgextend", append([]string{name}, resolved...)...))
 		}
@@ -138,6 +134,9 @@ func (a *applier) updateVG(ctx context.Context, name string) {
 			a.fail(fmt.Sprintf("Could not remove %s from volume group %s", dev, name), err)
 			return
 		}
+		if _, path, err := a.p.host.device(dev); err == nil {
+			a.p.forgetSignatures(path)
+		}
 		if err := a.run(ctx, lvmCmd("pvremove", dev)); err != nil {
 			a.fail(fmt.Sprintf("Removed %s from volume group %s but could not wipe its PV label", dev, name), err)
 			return
@@ -148,19 +147,14 @@ func (a *applier) updateVG(ctx context.Context, name string) {
 // deleteVG removes an empty volume group and the PV labels of its
 // devices. It reports whether the group is gone.
 func (a *applier) deleteVG(ctx context.Context, name string) bool {
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return false
-	}
-	vg := snap.vg(name)
+	vg := a.snap.vg(name)
 	if vg == nil {
 		return true // already gone
 	}
 	if !a.checkOwned(vg.Tags, name) {
 		return false
 	}
-	if lvs := snap.lvsIn(name, ""); len(lvs) > 0 {
+	if lvs := a.snap.lvsIn(name, ""); len(lvs) > 0 {
 		desc := make([]string, len(lvs))
 		for i, lv := range lvs {
 			desc[i] = describeLV(lv)
@@ -169,15 +163,16 @@ func (a *applier) deleteVG(ctx context.Context, name string) bool {
 		return false
 	}
 	var devs []string
-	for _, pv := range snap.pvsOf(name) {
+	for _, pv := range a.snap.pvsOf(name) {
 		devs = append(devs, pv.Name)
 	}
-	// No --yes: vgremove asks before removing a group that still has LVs,
-	// and the empty answer is "no".
+	// No --yes: vgremove asks before removing a group that still has LVs
+	// (made since the plan), and the empty answer is "no".
 	if err := a.run(ctx, lvmCmd("vgremove", name)); err != nil {
 		a.fail(fmt.Sprintf("Could not remove volume group %s", name), err)
 		return false
 	}
+	a.p.forgetSignatures(devs...)
 	if len(devs) > 0 {
 		if err := a.run(ctx, lvmCmd("pvremove", devs...)); err != nil {
 			a.fail(fmt.Sprintf("Removed volume group %s but could not wipe the PV labels of %s", name, strings.Join(devs, " ")), err)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -17,15 +15,17 @@ func (a *applier) applyVolume(ctx context.Context) *providers.ApplyResponse {
 	name := a.str("name")
 	switch a.req.Action {
 	case providers.Create:
-		a.createVolume(ctx, vg, poolName, name)
+		if !a.createVolume(ctx, vg, poolName, name) {
+			return a.respondGone(vg, name)
+		}
 	case providers.Update:
 		a.updateVolume(ctx, vg, name)
 	case providers.Delete:
 		if a.deleteLV(ctx, vg, name, false) {
-			return &providers.ApplyResponse{New: cty.NullVal(a.res.ImpliedType()), Diagnostics: a.diags}
+			return a.respondGone(vg, name)
 		}
 	}
-	return a.respond(ctx, vg, name)
+	return a.respondLV(ctx, vg, name)
 }
 
 // owner is the uid, gid and mode a volume's root should have.
@@ -48,16 +48,12 @@ func (a *applier) wantOwner() owner {
 
 // createVolume makes the thin volume, its filesystem and its root's owner.
 // If any step after lvcreate fails, the new volume is removed again, so a
-// failed create leaves nothing half-made behind.
-func (a *applier) createVolume(ctx context.Context, vg, pool, name string) {
+// failed create leaves nothing half-made behind. It reports whether the
+// volume may exist: false when it was never made or was removed again.
+func (a *applier) createVolume(ctx context.Context, vg, pool, name string) bool {
 	id := vg + "/" + name
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
 	extent := defaultExtentSize
-	if r := snap.vg(vg); r != nil {
+	if r := a.snap.vg(vg); r != nil {
 		extent = r.ExtentSize
 	}
 	fs := a.str("filesystem")
@@ -65,28 +61,31 @@ func (a *applier) createVolume(ctx context.Context, vg, pool, name string) {
 	tags, err := a.createTags(mkfsTag(opts))
 	if err != nil {
 		a.fail(fmt.Sprintf("Could not create volume %s", id), err)
-		return
+		return false
 	}
 	size, _ := a.bytes("size")
 	args := append([]string{"--type", "thin", "--virtualsize", fmt.Sprintf("%db", lvBytes(size, extent)),
 		"--thinpool", vg + "/" + pool, "--name", name}, tagArgs(tags, nil)...)
 	if err := a.run(ctx, lvmCmd("lvcreate", args...)); err != nil {
 		a.fail(fmt.Sprintf("Could not create volume %s", id), err)
-		return
+		return false
 	}
 	lv := &lvRow{VG: vg, Name: name, Major: -1}
 	err = a.run(ctx, mkfsCmd(fs, "/dev/"+id, opts))
 	if err == nil {
 		err = a.setOwner(ctx, lv, fs, a.wantOwner(), nil)
 	}
-	if err != nil {
-		if undo := a.removeNew(ctx, id); undo != nil {
-			err = errors.Join(err, fmt.Errorf("removing the half-made volume failed too; remove it by hand (lvremove %s): %w", id, undo))
-		} else {
-			err = fmt.Errorf("%w\nThe half-made volume %s was removed again", err, id)
-		}
-		a.fail(fmt.Sprintf("Could not make the %s filesystem of volume %s", fs, id), err)
+	if err == nil {
+		return true
 	}
+	undo := a.removeNew(ctx, id)
+	if undo != nil {
+		err = errors.Join(err, fmt.Errorf("removing the half-made volume failed too; remove it by hand (lvremove %s): %w", id, undo))
+	} else {
+		err = fmt.Errorf("%w\nThe half-made volume %s was removed again", err, id)
+	}
+	a.fail(fmt.Sprintf("Could not make the %s filesystem of volume %s", fs, id), err)
+	return undo != nil
 }
 
 // removeNew removes a volume this apply has just created.
@@ -117,12 +116,7 @@ func (a *applier) setOwner(ctx context.Context, lv *lvRow, fs string, o owner, c
 
 func (a *applier) updateVolume(ctx context.Context, vg, name string) {
 	id := vg + "/" + name
-	snap, err := a.p.read(ctx)
-	if err != nil {
-		a.fail("Could not read LVM's state", err)
-		return
-	}
-	lv := snap.lv(vg, name)
+	lv := a.snap.lv(vg, name)
 	if lv == nil {
 		a.fail(fmt.Sprintf("Volume %s is gone", id), errors.New("it was removed since the plan was made; plan again"))
 		return
@@ -131,23 +125,36 @@ func (a *applier) updateVolume(ctx context.Context, vg, name string) {
 		return
 	}
 	extent := defaultExtentSize
-	if r := snap.vg(vg); r != nil {
+	if r := a.snap.vg(vg); r != nil {
 		extent = r.ExtentSize
 	}
 	fs := a.str("filesystem")
-	if add, del := userTagChange(lv.Tags, stringsOf(a.req.Planned.GetAttr("tags"))); len(add)+len(del) > 0 {
+	want := lv.Size
+	if n, ok := a.bytes("size"); ok {
+		want = max(lvBytes(n, extent), lv.Size)
+	}
+	// One lvchange for the user's tags and, when a grow starts, the
+	// grow-from mark (see grow).
+	add, del := userTagChange(lv.Tags, stringsOf(a.req.Planned.GetAttr("tags")))
+	m := parseMarks(lv.Tags)
+	pending := growFromTag(m.GrowFrom)
+	if m.GrowFrom == 0 && want > lv.Size {
+		pending = growFromTag(lv.Size)
+		add = append(add, pending)
+	}
+	if len(add)+len(del) > 0 {
 		if err := a.run(ctx, lvmCmd("lvchange", append(tagArgs(add, del), id)...)); err != nil {
 			a.fail(fmt.Sprintf("Could not change the tags of volume %s", id), err)
 			return
 		}
 	}
-	if n, ok := a.bytes("size"); ok {
-		if err := a.grow(ctx, lv, fs, lvBytes(n, extent)); err != nil {
+	if want > lv.Size || m.GrowFrom != 0 {
+		if err := a.grow(ctx, lv, fs, want, pending); err != nil {
 			a.fail(fmt.Sprintf("Could not grow volume %s", id), err)
 			return
 		}
 	}
-	if o, m := a.wantOwner(), parseMarks(lv.Tags); !ownerMatches(o, m) {
+	if o := a.wantOwner(); !ownerMatches(o, m) {
 		if err := a.setOwner(ctx, lv, fs, o, lv.Tags); err != nil {
 			a.fail(fmt.Sprintf("Could not set the owner of volume %s", id), err)
 		}
@@ -168,21 +175,11 @@ func ownerMatches(o owner, m marks) bool {
 }
 
 // grow extends the volume to want bytes and grows its filesystem. The
-// grow-from tag is set before lvextend and removed only once the
-// filesystem has grown: if anything fails in between, the next refresh
-// reports the filesystem's old size and the next apply finishes the job.
-func (a *applier) grow(ctx context.Context, lv *lvRow, fs string, want int64) error {
-	m := parseMarks(lv.Tags)
-	if want <= lv.Size && m.GrowFrom == 0 {
-		return nil
-	}
-	pending := growFromTag(m.GrowFrom)
-	if m.GrowFrom == 0 {
-		pending = growFromTag(lv.Size)
-		if err := a.run(ctx, lvmCmd("lvchange", "--addtag", pending, lv.ID())); err != nil {
-			return err
-		}
-	}
+// grow-from tag (pending) is set before lvextend, by the caller, and
+// removed only once the filesystem has grown: if anything fails in
+// between, the next refresh reports the filesystem's old size and the next
+// apply finishes the job.
+func (a *applier) grow(ctx context.Context, lv *lvRow, fs string, want int64, pending string) error {
 	if want > lv.Size {
 		if err := a.run(ctx, lvmCmd("lvextend", "--size", fmt.Sprintf("%db", want), lv.ID())); err != nil {
 			return err

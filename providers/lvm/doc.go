@@ -101,8 +101,8 @@
 //     snapshots, managed volumes still configured), all listed. The
 //     planner does not ask providers to plan deletions, so Refresh reports
 //     this for objects gone from the configuration; Plan does it for
-//     replacements and for a null config; Apply checks again before it
-//     removes anything;
+//     replacements and for a null config; Apply checks again, in the run's
+//     view, before it removes anything;
 //   - switching discards to or from "ignore" on an active pool (LVM
 //     requires the pool inactive);
 //   - xfs volumes below 300M (mkfs.xfs refuses) and btrfs volumes below
@@ -127,6 +127,41 @@
 // the filesystem's old size and finished by the next apply. lvcreate does
 // not accept --errorwhenfull for thin pools, so it is set right after; if
 // that fails, the pool exists and the next plan shows the setting to fix.
-// Apply and Delete re-read the host first and refuse an object that no
-// longer carries the instance's mark (or, for a delete, has another UUID).
+//
+// # One read of the host per run
+//
+// A provider lives for one CLI run: Refresh, then Plan for each instance,
+// then Apply for each change (the planner plans again at apply time what
+// depended on objects not made yet). Refresh's three reports are the run's
+// view of LVM. Plan checks every change against it, and Apply acts on it
+// without reading the host again: the object still carries the
+// instance's mark and UUID, which devices are PVs already, the extent size
+// that sizes are rounded to, whether a pool or group is empty. What may
+// have changed on the host since is caught by LVM itself, which is never
+// told yes (above): pvcreate stops on a signature, vgcreate and vgextend
+// on a PV of another group, lvremove on a pool with volumes, vgremove on a
+// group with LVs, lvchange -an on a mounted volume, each with its stderr in
+// the error. What it does not catch: an unmounted volume replaced by hand
+// under the same name between plan and apply is deleted by a delete that
+// was planned for the old one.
+//
+// After a change Apply reads back only the object it changed, with one
+// narrow report parsed by the same parsers: `lvs VG/LV` for a pool or a
+// volume, `vgs VG` asking for the PV fields too (a row per PV) for a
+// group; after a delete, nothing (lvremove's exit status says it is gone).
+// The row read back replaces the object's in the view, so later plans and
+// applies of the run see the change: a pool is sized in extents of the
+// group just made, and a pool being deleted is empty once its volumes
+// were. A failed Apply drops the view (its side effects may reach beyond
+// the object read back); the next Plan or Apply of the run reads the whole
+// host again. blkid's answer for a device is remembered for the run, so a
+// device planned twice (a replacement, a replan) is probed once.
+//
+// What a change costs in commands, measured by the lvmtest package:
+// creating a group is pvcreate per new device, vgcreate and one vgs; a
+// pool is lvcreate, lvchange --errorwhenfull and one lvs; a volume is
+// lvcreate, mkfs, one unshare for the owner, lvchange recording it and
+// one lvs; changing tags is one vgchange or lvchange and one read-back;
+// deleting a volume or pool is lvchange -an and lvremove, a group vgremove
+// and pvremove.
 package lvm

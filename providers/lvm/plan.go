@@ -129,11 +129,15 @@ func (pl *planner) checkBlockers(kind, vg, pool string) {
 	if pool != "" {
 		id += "/" + pool
 	}
-	verb := "delete"
-	if !pl.deleting() {
-		verb = "replace"
+	// A replacement keeps the configured volumes inside, which it would
+	// destroy. A deletion (null config) comes with the deletion of every
+	// managed volume inside, ordered first by DependsOn, so only what
+	// rigplan does not manage blocks it.
+	verb, deleted := "replace", pl.snap.beingDeleted
+	if pl.deleting() {
+		verb, deleted = "delete", func(m marks) bool { return m.owns() }
 	}
-	if b := pl.snap.blockers(vg, pool); len(b) > 0 {
+	if b := pl.snap.blockers(vg, pool, deleted); len(b) > 0 {
 		pl.resp.Diagnostics = append(pl.resp.Diagnostics, blockedDiag(pl.req.Addr, id, kind, verb, b))
 	}
 }

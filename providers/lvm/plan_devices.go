@@ -47,7 +47,7 @@ func (pl *planner) checkDevice(ctx context.Context, dev, allowVG string) (summar
 					"Pick another device, or free it yourself if %s does not need it: vgreduce %s %s", dev, pv.Name, pv.VG, pv.VG, pv.VG, pv.Name)
 		}
 	}
-	sig, err := probeSignature(ctx, pl.p.run, resolved)
+	sig, err := pl.p.signature(ctx, resolved)
 	if err != nil {
 		return fmt.Sprintf("Cannot check device %s for existing data", dev), err.Error()
 	}
@@ -59,8 +59,8 @@ func (pl *planner) checkDevice(ctx context.Context, dev, allowVG string) (summar
 }
 
 // probeSignature asks libblkid (blkid -p, a read-only low-level probe)
-// what the device holds, e.g. "an xfs filesystem signature" or "a gpt
-// partition table"; "" when it finds nothing.
+// what the device holds, e.g. "a filesystem signature (xfs)" or "a
+// partition table (gpt)"; "" when it finds nothing.
 func probeSignature(ctx context.Context, run sysexec.Runner, dev string) (string, error) {
 	res, err := run.Run(ctx, sysexec.Cmd{Name: "blkid", Args: []string{"-p", "-o", "export", dev}})
 	var se *sysexec.Error
@@ -88,10 +88,10 @@ func describeSignature(out []byte) string {
 		if usage == "" {
 			usage = "data"
 		}
-		parts = append(parts, fmt.Sprintf("a %s %s signature", t, usage))
+		parts = append(parts, fmt.Sprintf("a %s signature (%s)", usage, t))
 	}
 	if pt := kv["PTTYPE"]; pt != "" {
-		parts = append(parts, fmt.Sprintf("a %s partition table", pt))
+		parts = append(parts, fmt.Sprintf("a partition table (%s)", pt))
 	}
 	if len(parts) == 0 && len(kv) > 0 {
 		parts = append(parts, "an unrecognised signature")

@@ -157,4 +157,21 @@ func TestPlanRefusesReplacingPoolWithVolumes(t *testing.T) {
 	if !del.Diagnostics.HasErrors() || !del.Planned.IsNull() {
 		t.Errorf("planning the pool's deletion: %v, planned %#v", del.Diagnostics, del.Planned)
 	}
+	// Deleting the pool deletes rigplan's volumes in it first; only the
+	// others block it.
+	if msg := del.Diagnostics.Error(); !strings.Contains(msg, "vg0/handmade") || strings.Contains(msg, "vg0/default") {
+		t.Errorf("deletion blockers: %s", msg)
+	}
+}
+
+func TestPlanRefusesAddressTooLongForATag(t *testing.T) {
+	p, _ := newCaptured(t)
+	addr := mustAddr(t, `volume.caches["`+strings.Repeat("k", 120)+`"]`)
+	cfg := configOf(t, p, typeVolume, map[string]cty.Value{
+		"thin_pool": cty.StringVal("vg0/cache"), "name": cty.StringVal("k"), "size": cty.StringVal("1G"), "filesystem": cty.StringVal("ext4"),
+	})
+	resp := p.Plan(context.Background(), &providers.PlanRequest{Addr: addr, Config: cfg, Prior: cty.NullVal(p.schemas[typeVolume].ImpliedType())})
+	if !strings.Contains(resp.Diagnostics.Error(), "shorter for_each key") {
+		t.Errorf("diags = %v", resp.Diagnostics)
+	}
 }

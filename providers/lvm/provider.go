@@ -50,8 +50,18 @@ type Provider struct {
 	schemas map[string]*schema.Resource
 
 	mu sync.Mutex
-	// last is what the last Refresh read, for Plan's host checks.
-	last *snapshot
+	// view is this run's picture of LVM: what Refresh read, updated by each
+	// Apply with what it read back about the object it changed. Plan
+	// checks against it and Apply acts on it without reading the whole
+	// host again (a provider lives for one CLI run: Refresh, Plan, Apply).
+	// It is nil before Refresh and after a failed Apply, whose side effects
+	// may reach beyond the object read back; the next caller then reads
+	// the whole host.
+	view *snapshot
+	// sigs holds what blkid found on each device during this run, so that
+	// planning a device twice (a replacement, a replan during apply) probes
+	// it once. rigplan's own pvcreate and pvremove forget their devices.
+	sigs map[string]string
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -80,6 +90,11 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 	if !ok {
 		return &providers.PlanResponse{Diagnostics: errDiag(fmt.Sprintf("lvm provider has no resource type %q", req.Addr.Type), "This is a bug in rigplan.")}
 	}
+	if !req.Config.IsNull() {
+		if _, err := addrTag(req.Addr); err != nil {
+			return &providers.PlanResponse{Diagnostics: errDiag("Address too long for an ownership mark", err.Error())}
+		}
+	}
 	snap, diags := p.snapshot(ctx)
 	if diags.HasErrors() {
 		return &providers.PlanResponse{Diagnostics: diags}
@@ -98,12 +113,20 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 	return resp
 }
 
-// Apply creates, updates or deletes one object.
+// Apply creates, updates or deletes one object. It acts on the run's
+// view, which Plan checked the change against, and relies on LVM's own
+// refusals (it never answers a question with yes, see doc.go) for what may
+// have changed since; then it reads back only the object it changed.
 func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *providers.ApplyResponse {
-	if _, ok := p.schemas[req.Addr.Type]; !ok {
+	res, ok := p.schemas[req.Addr.Type]
+	if !ok {
 		return &providers.ApplyResponse{New: cty.NilVal, Diagnostics: errDiag(fmt.Sprintf("lvm provider has no resource type %q", req.Addr.Type), "This is a bug in rigplan.")}
 	}
-	a := &applier{p: p, req: req, res: p.schemas[req.Addr.Type]}
+	snap, diags := p.snapshot(ctx)
+	if diags.HasErrors() {
+		return &providers.ApplyResponse{New: req.Prior, Diagnostics: diags}
+	}
+	a := &applier{p: p, req: req, res: res, snap: snap}
 	var resp *providers.ApplyResponse
 	switch req.Addr.Type {
 	case typeVG:
@@ -113,18 +136,17 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 	default:
 		resp = a.applyVolume(ctx)
 	}
-	// Whatever happened, the host changed: the next Plan must read again.
-	p.mu.Lock()
-	p.last = nil
-	p.mu.Unlock()
+	if resp.Diagnostics.HasErrors() {
+		p.forget()
+	}
 	return resp
 }
 
-// snapshot returns what the last Refresh read, reading the host if no
-// Refresh ran since the last Apply.
+// snapshot returns the run's view, reading the whole host when there is
+// none (no Refresh yet, or a failed Apply since).
 func (p *Provider) snapshot(ctx context.Context) (*snapshot, hcl.Diagnostics) {
 	p.mu.Lock()
-	snap := p.last
+	snap := p.view
 	p.mu.Unlock()
 	if snap != nil {
 		return snap, nil
@@ -134,9 +156,65 @@ func (p *Provider) snapshot(ctx context.Context) (*snapshot, hcl.Diagnostics) {
 		return nil, errDiag("Could not read LVM's state", err.Error())
 	}
 	p.mu.Lock()
-	p.last = snap
+	if p.view == nil {
+		p.view = snap
+	}
 	p.mu.Unlock()
 	return snap, nil
+}
+
+// startRun makes snap the run's view and forgets earlier probes.
+func (p *Provider) startRun(snap *snapshot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.view, p.sigs = snap, nil
+}
+
+// updateView applies a change apply made (and read back) to the run's
+// view, if there is one.
+func (p *Provider) updateView(change func(*snapshot) *snapshot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.view != nil {
+		p.view = change(p.view)
+	}
+}
+
+// forget drops the run's view and probes, so that the next Plan or Apply
+// reads the host.
+func (p *Provider) forget() {
+	p.startRun(nil)
+}
+
+// signature is probeSignature's answer for dev, probed once per run.
+func (p *Provider) signature(ctx context.Context, dev string) (string, error) {
+	p.mu.Lock()
+	sig, ok := p.sigs[dev]
+	p.mu.Unlock()
+	if ok {
+		return sig, nil
+	}
+	sig, err := probeSignature(ctx, p.run, dev)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	if p.sigs == nil {
+		p.sigs = map[string]string{}
+	}
+	p.sigs[dev] = sig
+	p.mu.Unlock()
+	return sig, nil
+}
+
+// forgetSignatures drops the probes of devices rigplan just wrote a PV
+// label to or wiped one from.
+func (p *Provider) forgetSignatures(devs ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range devs {
+		delete(p.sigs, d)
+	}
 }
 
 func errDiag(summary, detail string) hcl.Diagnostics {

@@ -23,9 +23,7 @@ func (p *Provider) Refresh(ctx context.Context, req *providers.RefreshRequest) *
 	for _, inst := range req.Desired {
 		snap.desired[inst.Addr] = true
 	}
-	p.mu.Lock()
-	p.last = snap
-	p.mu.Unlock()
+	p.startRun(snap)
 	b := newBuilder(snap, p.host, req.Desired)
 	objs, diags := b.build()
 	return &providers.RefreshResponse{Objects: objs, Diagnostics: diags}
@@ -64,6 +62,10 @@ func (b *builder) build() ([]providers.Object, hcl.Diagnostics) {
 		lv := &b.snap.lvs[i]
 		typ := lvType(lv)
 		if typ == "" {
+			if parseMarks(lv.Tags).Managed {
+				b.diags = append(b.diags, warnDiag("Marked object of an unknown kind",
+					fmt.Sprintf("%s carries the tag %s but is a %s LV, neither a thin pool nor a thin volume; rigplan leaves it alone.", lv.ID(), tagManaged, lv.Segtype)))
+			}
 			continue
 		}
 		addr, ok := b.managed(lv.Tags, typ, lv.Attr.Describe()+" "+lv.ID())
@@ -80,7 +82,6 @@ func (b *builder) build() ([]providers.Object, hcl.Diagnostics) {
 		objs = append(objs, o)
 	}
 	objs = append(objs, b.unmarked(owner)...)
-	b.checkOrphans()
 	return objs, b.diags
 }
 

@@ -86,40 +86,13 @@ func retagCommand(to, from schema.Address, id string) string {
 	return fmt.Sprintf("%s --deltag '%s' --addtag '%s' %s", cmd, oldTag, newTag, id)
 }
 
-// checkOrphans refuses, at refresh time, to plan the deletion of a managed
-// volume group or pool that is gone from the configuration but still holds
-// logical volumes that are not themselves being deleted. (The planner does
-// not ask a provider to plan deletions, so this is the place to say it
-// before anything is changed.)
-func (b *builder) checkOrphans() {
-	for i := range b.snap.vgs {
-		vg := &b.snap.vgs[i]
-		m := parseMarks(vg.Tags)
-		if !b.snap.beingDeleted(m) {
-			continue
-		}
-		if blockers := b.snap.blockers(vg.Name, ""); len(blockers) > 0 {
-			b.diags = append(b.diags, blockedDiag(m.Addr, vg.Name, "volume group", "delete", blockers))
-		}
-	}
-	for i := range b.snap.lvs {
-		lv := &b.snap.lvs[i]
-		m := parseMarks(lv.Tags)
-		if !lv.Attr.IsThinPool() || !b.snap.beingDeleted(m) {
-			continue
-		}
-		if blockers := b.snap.blockers(lv.VG, lv.Name); len(blockers) > 0 {
-			b.diags = append(b.diags, blockedDiag(m.Addr, lv.ID(), "thin pool", "delete", blockers))
-		}
-	}
-}
-
 // blockers lists the LVs in a VG (or in one of its pools) that deleting
-// the container would destroy although the plan does not delete them.
-func (s *snapshot) blockers(vg, pool string) []string {
+// the container would destroy although the plan does not delete them
+// (deleted says which the plan deletes).
+func (s *snapshot) blockers(vg, pool string, deleted func(marks) bool) []string {
 	var out []string
 	for _, lv := range s.lvsIn(vg, pool) {
-		if m := parseMarks(lv.Tags); !s.beingDeleted(m) {
+		if m := parseMarks(lv.Tags); !deleted(m) {
 			out = append(out, describeLV(lv))
 		}
 	}

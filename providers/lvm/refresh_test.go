@@ -8,6 +8,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -170,5 +171,47 @@ func TestRefreshWarnsAboutRenamedAddress(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no retag hint in %v", resp.Diagnostics)
+	}
+}
+
+// editedRunner serves the captured reports with one text replacement.
+type editedRunner struct {
+	*capturedRunner
+	file, old, new string
+}
+
+func (r *editedRunner) Run(ctx context.Context, c sysexec.Cmd) (sysexec.Result, error) {
+	res, err := r.capturedRunner.Run(ctx, c)
+	if c.Name+".json" == r.file {
+		res.Stdout = []byte(strings.Replace(string(res.Stdout), r.old, r.new, 1))
+	}
+	return res, err
+}
+
+func TestRefreshLeavesBrokenMarksAlone(t *testing.T) {
+	for _, tt := range []struct {
+		file, old, new, addr, warning string
+	}{
+		{"lvs.json", `"lv_name":"scratch", "vg_name":"vg0", "lv_attr":"-wi-a-----", "lv_size":"104857600", "pool_lv":"", "origin":"", "lv_tags":""`,
+			`"lv_name":"scratch", "vg_name":"vg0", "lv_attr":"-wi-a-----", "lv_size":"104857600", "pool_lv":"", "origin":"", "lv_tags":"rigplan:managed,rigplan:addr:volume.scratch"`,
+			"volume.scratch", "neither a thin pool nor a thin volume"},
+		{"vgs.json", "rigplan:addr:volume_group.main,", "", "volume_group.main", "no rigplan:addr:"},
+		{"vgs.json", "rigplan:addr:volume_group.main", "rigplan:addr:volume.main", "volume.main", "not a volume_group"},
+		{"lvs.json", "rigplan:addr:volume.default", "rigplan:addr:volume.default&zz", "volume.default", "cannot read"},
+	} {
+		run := &capturedRunner{t: t}
+		p := New(&editedRunner{capturedRunner: run, file: tt.file, old: tt.old, new: tt.new}, Options{})
+		p.host = capturedHost()
+		resp := p.Refresh(context.Background(), &providers.RefreshRequest{Desired: capturedDesired(t, p)[:4]})
+		if o, ok := objectsByAddr(resp)[tt.addr]; ok && o.Managed {
+			t.Errorf("%s: reported as managed despite a broken mark", tt.addr)
+		}
+		found := false
+		for _, d := range resp.Diagnostics {
+			found = found || strings.Contains(d.Detail, tt.warning)
+		}
+		if !found {
+			t.Errorf("%s: no warning mentioning %q in %v", tt.addr, tt.warning, resp.Diagnostics)
+		}
 	}
 }

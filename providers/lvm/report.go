@@ -3,6 +3,7 @@ package lvm
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,10 +19,14 @@ var (
 		"lv_kernel_major", "lv_kernel_minor", "lv_metadata_size", "chunk_size", "discards", "lv_when_full", "lv_path", "segtype"}
 	vgFields = []string{"vg_name", "vg_uuid", "vg_size", "vg_free", "vg_extent_size", "vg_tags", "lv_count", "pv_count", "vg_attr"}
 	pvFields = []string{"pv_name", "pv_uuid", "vg_name", "pv_size", "dev_size", "pv_pe_count", "pv_pe_alloc_count", "pv_major", "pv_minor", "pv_attr"}
+	// vgPVFields are what apply reads back after changing a group: vgs
+	// reports PV fields too, one row per PV, so the group and its devices
+	// come from a single call.
+	vgPVFields = append(append([]string(nil), vgFields...), slices.DeleteFunc(slices.Clone(pvFields), func(f string) bool { return f == "vg_name" })...)
 )
 
-// reportCmd is one of the three report commands, optionally narrowed to
-// some VGs or devices (apply re-reads only what it changed).
+// reportCmd is one of the report commands, optionally narrowed to one VG
+// or LV (apply reads back only what it changed).
 func reportCmd(name string, fields []string, args ...string) sysexec.Cmd {
 	return lvmCmd(name, append([]string{"--reportformat", "json", "--units", "b", "--nosuffix", "-o", strings.Join(fields, ",")}, args...)...)
 }
@@ -152,6 +157,35 @@ func parseVGs(out []byte) ([]vgRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	return vgRows(raw)
+}
+
+// parseVGsWithPVs parses `vgs -o <vgPVFields>` output: one row per PV,
+// the group's fields repeated on each. It returns each group once and
+// every PV.
+func parseVGsWithPVs(out []byte) ([]vgRow, []pvRow, error) {
+	raw, err := rows(out, "vg")
+	if err != nil {
+		return nil, nil, err
+	}
+	vgs, err := vgRows(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	pvs, err := pvRows(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	vgs = slices.DeleteFunc(vgs, func(r vgRow) bool {
+		dup := seen[r.Name]
+		seen[r.Name] = true
+		return dup
+	})
+	return vgs, pvs, nil
+}
+
+func vgRows(raw []map[string]string) ([]vgRow, error) {
 	res := make([]vgRow, 0, len(raw))
 	for _, m := range raw {
 		f := &fieldReader{row: m}
@@ -174,6 +208,10 @@ func parsePVs(out []byte) ([]pvRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pvRows(raw)
+}
+
+func pvRows(raw []map[string]string) ([]pvRow, error) {
 	res := make([]pvRow, 0, len(raw))
 	for _, m := range raw {
 		f := &fieldReader{row: m}

@@ -120,7 +120,7 @@ func TestCaptureScriptUsesReportFields(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		fields []string
-	}{{"lvs", lvFields}, {"vgs", vgFields}, {"pvs", pvFields}} {
+	}{{"lvs", lvFields}, {"vgs", vgFields}, {"pvs", pvFields}, {"vgs", vgPVFields}} {
 		want := reportCmd(c.name, c.fields).String()
 		if !strings.Contains(script, want) {
 			t.Errorf("capture.sh does not run %q", want)

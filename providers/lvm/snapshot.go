@@ -9,7 +9,10 @@ import (
 	"github.com/rigplan/rigplan/schema"
 )
 
-// snapshot is LVM's state as one lvs, one vgs and one pvs call saw it.
+// snapshot is LVM's state as one lvs, one vgs and one pvs call saw it,
+// possibly updated since with what apply read back about the objects it
+// changed (withLV, withVG). A snapshot is never changed once shared: an
+// update makes a new one, so Plan and Apply read theirs without a lock.
 type snapshot struct {
 	lvs []lvRow
 	vgs []vgRow
@@ -124,4 +127,56 @@ func (s *snapshot) pvByDev(d devNum) *pvRow {
 // configuration, so that the plan deletes it.
 func (s *snapshot) beingDeleted(m marks) bool {
 	return s.desired != nil && m.owns() && !s.desired[m.Addr]
+}
+
+// withLV returns a copy of s in which the LV vg/name is row, or is absent
+// when row is nil.
+func (s *snapshot) withLV(vg, name string, row *lvRow) *snapshot {
+	n := *s
+	n.lvs = make([]lvRow, 0, len(s.lvs)+1)
+	for _, r := range s.lvs {
+		if r.VG != vg || r.Name != name {
+			n.lvs = append(n.lvs, r)
+		}
+	}
+	if row != nil {
+		n.lvs = append(n.lvs, *row)
+	}
+	return &n
+}
+
+// withVG returns a copy of s in which the group name is row with the PVs
+// pvs, or is absent, with its PVs and LVs, when row is nil. PVs the group
+// had before and no longer has are dropped: rigplan takes a device out of
+// a group only to pvremove it.
+func (s *snapshot) withVG(name string, row *vgRow, pvs []pvRow) *snapshot {
+	n := *s
+	n.vgs = make([]vgRow, 0, len(s.vgs)+1)
+	for _, r := range s.vgs {
+		if r.Name != name {
+			n.vgs = append(n.vgs, r)
+		}
+	}
+	now := map[devNum]bool{}
+	for _, pv := range pvs {
+		now[devNum{pv.Major, pv.Minor}] = true
+	}
+	n.pvs = make([]pvRow, 0, len(s.pvs)+len(pvs))
+	for _, pv := range s.pvs {
+		if pv.VG != name && !now[devNum{pv.Major, pv.Minor}] {
+			n.pvs = append(n.pvs, pv)
+		}
+	}
+	if row != nil {
+		n.vgs = append(n.vgs, *row)
+		n.pvs = append(n.pvs, pvs...)
+	} else {
+		n.lvs = make([]lvRow, 0, len(s.lvs))
+		for _, r := range s.lvs {
+			if r.VG != name {
+				n.lvs = append(n.lvs, r)
+			}
+		}
+	}
+	return &n
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
 )
 
 // Filesystem superblock magics, at their byte offsets on the device. Reading
@@ -72,15 +74,32 @@ func readAt(r io.ReaderAt, off int64, n int) ([]byte, error) {
 }
 
 // readFilesystem opens a block device read-only and detects its filesystem.
+// It uses the file descriptor directly: os.Open would also make it
+// non-blocking and offer it to the poller, two system calls more per
+// volume that a refresh of hundreds of volumes feels.
 func readFilesystem(path string) (string, error) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	fs, err := detectFilesystem(f)
+	defer unix.Close(fd)
+	fsType, err := detectFilesystem(fdReader(fd))
 	if err != nil {
 		return "", fmt.Errorf("read superblock of %s: %w", path, err)
 	}
-	return fs, nil
+	return fsType, nil
+}
+
+// fdReader reads a file descriptor at offsets.
+type fdReader int
+
+func (f fdReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(f), p, off)
+	switch {
+	case err != nil:
+		return max(n, 0), err
+	case n < len(p):
+		return n, io.EOF
+	}
+	return n, nil
 }

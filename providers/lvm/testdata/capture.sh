@@ -19,6 +19,9 @@ mkdir -p "$out"
 LVS="lvs --reportformat json --units b --nosuffix -o lv_uuid,lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,lv_tags,lv_kernel_major,lv_kernel_minor,lv_metadata_size,chunk_size,discards,lv_when_full,lv_path,segtype"
 VGS="vgs --reportformat json --units b --nosuffix -o vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_tags,lv_count,pv_count,vg_attr"
 PVS="pvs --reportformat json --units b --nosuffix -o pv_name,pv_uuid,vg_name,pv_size,dev_size,pv_pe_count,pv_pe_alloc_count,pv_major,pv_minor,pv_attr"
+# What apply reads back after changing one group: the group's fields and
+# its PVs' in one vgs call, one row per PV.
+VGPVS="vgs --reportformat json --units b --nosuffix -o vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_tags,lv_count,pv_count,vg_attr,pv_name,pv_uuid,pv_size,dev_size,pv_pe_count,pv_pe_alloc_count,pv_major,pv_minor,pv_attr"
 
 # An empty host first.
 $LVS >"$out/empty-lvs.json"
@@ -51,6 +54,13 @@ $LVS >"$out/lvs.json"
 $VGS >"$out/vgs.json"
 $PVS >"$out/pvs.json"
 cp /proc/self/mountinfo "$out/mountinfo.txt"
+# Apply's narrow reads: one LV, one group with its PVs, and what LVM says
+# (exit status and stderr) when the object is not there.
+$LVS vg0/default >"$out/lvs-one.json"
+$VGPVS vg0 >"$out/vgs-with-pvs.json"
+$LVS vg0/nosuchlv >"$out/lvs-missing.json" 2>"$out/lvs-missing.stderr" || echo $? >"$out/lvs-missing.status"
+$LVS nosuchvg/lv >"$out/lvs-missing-vg.json" 2>"$out/lvs-missing-vg.stderr" || echo $? >"$out/lvs-missing-vg.status"
+$VGPVS nosuchvg >"$out/vgs-missing.json" 2>"$out/vgs-missing.stderr" || echo $? >"$out/vgs-missing.status"
 umount /run/capture-mnt
 
 # The first 68 KiB of each filesystem: enough for every superblock magic.

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/rigplan/rigplan/cache/inject"
+	"github.com/rigplan/rigplan/cache/protocol"
+)
+
+// call is one request being served.
+type call struct {
+	id  uint64
+	log *slog.Logger
+	who peer
+	req *protocol.Request
+}
+
+// serveConn serves one connection: identify the peer, read one request
+// under a read deadline, answer it with one response, close. Whatever
+// goes wrong, the client gets an error line (if it is still there) and
+// the agent goes on; a panic is logged and answered like any failure.
+func (a *Agent) serveConn(ctx context.Context, conn *net.UnixConn) {
+	defer conn.Close()
+	c := &call{id: a.requests.Add(1)}
+	c.log = a.log.With("request", c.id)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	start := time.Now()
+	var resp *protocol.Response
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("request panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp = c.internal("the request", fmt.Errorf("panic: %v", r))
+		}
+		a.answer(conn, c, resp)
+		a.count(resp)
+		attrs := []any{"peer", c.who.String(), "ok", resp.OK, "took", time.Since(start).Round(time.Microsecond)}
+		if c.req != nil {
+			attrs = append(attrs, "command", string(c.req.Command))
+		}
+		if !resp.OK {
+			attrs = append(attrs, "reason", resp.Reason)
+		}
+		c.log.Info("request", attrs...)
+	}()
+	resp = a.serve(ctx, conn, c)
+}
+
+// serve does serveConn's work and returns the answer.
+func (a *Agent) serve(ctx context.Context, conn *net.UnixConn, c *call) *protocol.Response {
+	who, idErr := a.identify(ctx, conn)
+	c.who = who
+	if err := conn.SetReadDeadline(time.Now().Add(a.cfg.ReadTimeout)); err != nil {
+		return c.internal("setting a read deadline", err)
+	}
+	// The request is read even from a peer about to be refused: closing
+	// a connection with unread data resets it, and the client might then
+	// never see why it was refused.
+	req, readErr := protocol.ReadRequest(conn, a.cfg.Limits)
+	switch {
+	case idErr != nil && errors.Is(idErr, inject.ErrRefused):
+		return protocol.Fail(idErr.Error() + "; only declared machines may use the cache")
+	case idErr != nil:
+		return c.internal("identifying the peer", idErr)
+	case readErr != nil:
+		return protocol.Fail(readErr.Error())
+	}
+	c.req = req
+	return a.dispatch(ctx, c)
+}
+
+// answer writes resp, bounded by WriteTimeout. A client that went away
+// is not an error worth more than a debug line.
+func (a *Agent) answer(conn *net.UnixConn, c *call, resp *protocol.Response) {
+	if err := conn.SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout)); err != nil {
+		c.log.Debug("set write deadline", "err", err)
+	}
+	if err := protocol.WriteResponse(conn, resp); err != nil {
+		c.log.Debug("the answer did not go out", "err", err)
+	}
+}
+
+// dispatch runs the request's command for its peer.
+func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
+	req := c.req
+	switch req.Command {
+	case protocol.CommandMount, protocol.CommandSave:
+		if c.who.machine == nil {
+			return protocol.Fail(fmt.Sprintf("%s is for jobs inside a declared machine; on the host, mount or copy the store's snapshots by hand", req.Command))
+		}
+		if req.Command == protocol.CommandMount {
+			return a.mount(ctx, c, *c.who.machine)
+		}
+		return a.save(ctx, c, *c.who.machine)
+	case protocol.CommandList:
+		return a.list(c)
+	case protocol.CommandStats:
+		return a.statsResponse(ctx, c)
+	case protocol.CommandEcho:
+		return protocol.OK(req.Text)
+	case protocol.CommandGC, protocol.CommandRemove:
+		if !c.who.admin {
+			return protocol.Fail(fmt.Sprintf("%s is for the host's operator: run rigplan cache %s as root on the host, outside the machines", req.Command, req.Command))
+		}
+		if req.Command == protocol.CommandGC {
+			return a.gcResponse(ctx, c, req.DryRun)
+		}
+		return a.remove(ctx, c, req.Name)
+	case protocol.CommandRunnerConfig, protocol.CommandRegistrationToken:
+		return protocol.Fail(fmt.Sprintf("%s is not configured: this agent hands out no runner identities; register the runner in its image instead", req.Command))
+	}
+	return protocol.Fail(fmt.Sprintf("command %s is not served by this agent", req.Command))
+}
+
+// internal logs a failure of the agent's own (not the client's) and
+// returns the answer for it: what failed, without internals, and where
+// the operator finds them.
+func (c *call) internal(what string, err error) *protocol.Response {
+	c.log.Error(what+" failed", "err", err)
+	return protocol.Fail(fmt.Sprintf("the cache agent failed at %s (request %d); the host's operator finds the details in the agent's log; try again later", what, c.id))
+}
+
+// refusal turns an error from package inject into the answer for it:
+// the client's own mistakes (a bad path, a machine that is gone) carry a
+// reason meant for it; anything else is the agent's failure.
+func (c *call) refusal(what string, err error) *protocol.Response {
+	if errors.Is(err, inject.ErrBadPath) || errors.Is(err, inject.ErrRefused) || errors.Is(err, inject.ErrNotRunning) {
+		return protocol.Fail(err.Error())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return protocol.Fail(fmt.Sprintf("the request took longer than the agent allows; it was undone (request %d); try again", c.id))
+	}
+	return c.internal(what, err)
+}

@@ -1,0 +1,105 @@
+// Package lvmstore keeps the cache agent's snapshots as LVM thin snapshots
+// of a default volume, with all their state in LV tags: the volume group
+// is the database, as in the original lvm-cache-friend setup.
+//
+// # Tags
+//
+// Every tag starts with the configured namespace NS (default "rigplan";
+// "friend" gives the original setup's friend:snapshot and
+// friend:cache:TERM):
+//
+//	NS:snapshot                 membership: an LV without it is not the store's
+//	NS:state:pending            being created (or left by a crash)
+//	NS:state:in-use             mounted in a live machine
+//	NS:state:sealed             a candidate origin
+//	NS:created:<RFC 3339, ns>   e.g. NS:created:2024-05-01T12:00:00.123456789Z
+//	NS:machine:<encoded>        the machine it is (or was) mounted in
+//	NS:cache:<encoded term>     one per annotation term
+//
+// Terms and machine names are encoded by lvmtag.EncodeTerm with a max of
+// TermMax (96) bytes, whatever the namespace, so that a term hashed by
+// one release is hashed the same by the next: "refs/heads/ü" is kept as
+// refs/heads/&C3&BC, a 300-character hash as its first 30 characters,
+// "&#" and the SHA-256 of the whole. The namespace is at most 23 bytes,
+// so every tag fits lvmtag.MaxTagLen. Store.Term and List give a hashed
+// term in its encoded form and every other term as written.
+//
+// A member whose tags are not what the store writes (no state, two
+// states, an unreadable time or term) is listed Pending, so retention
+// deletes it like anything a crash leaves. An LV with the membership tag
+// that is not a thin volume is not listed at all: the store did not make
+// it and will not delete it. Unknown tag kinds in the namespace are
+// ignored, for later releases.
+//
+// The default volume is named by the configuration ("VG/LV"), carries no
+// tag of the store's, and is never deleted, changed or mounted by it
+// (store.ErrDefault). Snapshots live in its volume group and thin pool.
+//
+// # Commands per operation
+//
+// Measured with sysexec.Counter in the test kernel (TestCommandCounts);
+// none depends on the number of snapshots or on what the origin holds:
+//
+//	List       1  lvs (JSON report of the volume group)
+//	Usage      1  the same lvs: the default volume's pool's data_percent, metadata_percent
+//	Create     1  lvcreate --snapshot, with every tag and the activation
+//	Mount      0  mount(2); 1 more (lvchange --activate y) if the snapshot is inactive
+//	SetState   1  lvchange --addtag/--deltag; sealing adds lvchange --activate n first
+//	Copy       1  lvcreate --snapshot of the mounted snapshot, tagged sealed, not activated
+//	Delete     2-3  lvs (is it ours? open?), lvchange --activate n if active, lvremove
+//	Unmount    0  umount(2)
+//	Busy       1  lvs: lv_attr's open bit (store.BusyChecker), which sees mounts in
+//	              every namespace and lazily unmounted filesystems still held
+//
+// List, Usage and Delete's check share one lvs field list and one parser,
+// tested on real output captured in the test kernel (testdata/README.md).
+//
+// # Crash safety
+//
+// Create is one lvcreate that writes the new LV with all its tags,
+// NS:state:pending among them, in one metadata commit, then activates it:
+// there is never an untagged snapshot. Killed at any point, it leaves
+// nothing or a pending LV (active or not), which the agent deletes at
+// start-up (TestCreateKilledLeavesOnlyPending kills lvcreate at points
+// through its run; TestAgentKilledDuringCreate kills the calling process,
+// whose lvcreate then finishes on its own).
+//
+// The store never kills an LVM command it started when the caller's
+// context ends: a thin snapshot of an active origin suspends the origin,
+// and lvcreate killed inside that window leaves it suspended, hanging
+// every write to it (observed in the test kernel). Only each command's
+// own timeout (Config.CommandTimeout) ends it early. For the same reason
+// a service running the agent should stop it with systemd's
+// KillMode=mixed, so that a running lvcreate is not killed with it.
+//
+// Sealing deactivates a snapshot, so a snapshot of a sealed origin needs
+// no suspend at all, and sealed snapshots do not hold device-mapper
+// devices. Snapshots are created with LVM's activation-skip flag (-ky)
+// and activated despite it (-K), so the hundreds a busy host holds are
+// not all activated at boot.
+//
+// # Filesystems
+//
+// Mount reads the snapshot's superblock. xfs is mounted with nouuid
+// (every thin snapshot of an xfs volume has its UUID); ext4 needs
+// nothing; btrfs is refused with an error saying why and what to do: a
+// thin snapshot of btrfs shares the origin's fsid, and the kernel takes
+// the two for devices of one filesystem (Linux 6.1 fails the mount with
+// EEXIST while the origin is mounted). Use the btrfs store for btrfs.
+//
+// Copy (the job's save) syncs the mounted filesystem (syncfs) and lets
+// LVM freeze it: device-mapper's suspend of the origin freezes the
+// filesystem on it (lockfs) for the instant of the snapshot, so data
+// written but not synced before save is in the copy (a test checks).
+// The store does not FIFREEZE it itself: LVM's suspend then fails with
+// EBUSY ("Failed to suspend thin snapshot origin"), and a crash between
+// freeze and thaw would leave the job's filesystem frozen.
+//
+// # Never prompting
+//
+// LVM asks before destructive steps and reads the answer from stdin,
+// which is always empty here, so any question is answered "no". The store
+// never passes --yes or --force: it deactivates before lvremove (an
+// inactive LV is removed without a question) and refuses to delete an
+// open LV or an LV without its membership tag.
+package lvmstore

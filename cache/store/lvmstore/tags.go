@@ -1,0 +1,162 @@
+package lvmstore
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rigplan/rigplan/cache/store"
+	"github.com/rigplan/rigplan/internal/lvmtag"
+)
+
+// Tag kinds after the namespace: NS:snapshot, NS:state:…, NS:created:…,
+// NS:machine:…, NS:cache:….
+const (
+	kindMember  = "snapshot"
+	kindState   = "state:"
+	kindCreated = "created:"
+	kindMachine = "machine:"
+	kindTerm    = "cache:"
+)
+
+// createdLayout is the created tag's time format: UTC with nanoseconds,
+// all in LVM's tag alphabet. LVM's own lv_time has whole seconds only,
+// and two snapshots made in one second are common.
+const createdLayout = "2006-01-02T15:04:05.999999999Z"
+
+// tagScheme writes and reads the tags of one namespace.
+type tagScheme struct{ ns string }
+
+func (t tagScheme) tag(kind, value string) string { return t.ns + ":" + kind + value }
+
+// member is the membership tag: an LV without it is not the store's.
+func (t tagScheme) member() string { return t.tag(kindMember, "") }
+
+func (t tagScheme) state(s store.State) string { return t.tag(kindState, string(s)) }
+
+// term is the form an annotation term is kept in: the term itself when its
+// encoding fits TermMax, else the hashed encoding.
+func term(s string) string {
+	enc := lvmtag.EncodeTerm(s, TermMax)
+	if lvmtag.IsHashed(enc) {
+		return enc
+	}
+	return s
+}
+
+// newTags returns the tags of a snapshot made now, and its annotations as
+// List will report them (Term form, duplicates dropped, sorted).
+func (t tagScheme) newTags(st store.State, created time.Time, machine string, annotations []string) (tags, terms []string, err error) {
+	tags = []string{t.member(), t.state(st), t.tag(kindCreated, created.UTC().Format(createdLayout))}
+	if machine != "" {
+		tags = append(tags, t.tag(kindMachine, lvmtag.EncodeTerm(machine, TermMax)))
+	}
+	seen := map[string]bool{}
+	for _, a := range annotations {
+		if a == "" {
+			return nil, nil, fmt.Errorf("annotation %d is empty: every term needs at least one character", len(terms))
+		}
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		tags = append(tags, t.tag(kindTerm, lvmtag.EncodeTerm(a, TermMax)))
+		terms = append(terms, term(a))
+	}
+	slices.Sort(terms)
+	return tags, terms, nil
+}
+
+// parsedTags is what an LV's tags say about it.
+type parsedTags struct {
+	member      bool
+	state       store.State
+	created     time.Time
+	machine     string
+	annotations []string
+	// problems lists tags that are not what Create, Copy or SetState
+	// write; an LV with problems is reported Pending.
+	problems []string
+}
+
+// parse reads the namespace's tags of one LV. Tags of other namespaces and
+// unknown kinds in this one are ignored: a later release may add kinds.
+func (t tagScheme) parse(tags []string) parsedTags {
+	var p parsedTags
+	prefix := t.ns + ":"
+	states := 0
+	for _, tag := range tags {
+		rest, ok := strings.CutPrefix(tag, prefix)
+		if !ok {
+			continue
+		}
+		switch {
+		case rest == kindMember:
+			p.member = true
+		case strings.HasPrefix(rest, kindState):
+			states++
+			p.state = store.State(rest[len(kindState):])
+			if !p.state.Valid() {
+				p.problems = append(p.problems, tag)
+			}
+		case strings.HasPrefix(rest, kindCreated):
+			c, err := time.Parse(createdLayout, rest[len(kindCreated):])
+			if err != nil || !p.created.IsZero() {
+				p.problems = append(p.problems, tag)
+				continue
+			}
+			p.created = c
+		case strings.HasPrefix(rest, kindMachine):
+			m, err := decodeTerm(rest[len(kindMachine):])
+			if err != nil || p.machine != "" {
+				p.problems = append(p.problems, tag)
+				continue
+			}
+			p.machine = m
+		case strings.HasPrefix(rest, kindTerm):
+			a, err := decodeTerm(rest[len(kindTerm):])
+			if err != nil {
+				p.problems = append(p.problems, tag)
+				continue
+			}
+			p.annotations = append(p.annotations, a)
+		}
+	}
+	switch {
+	case states == 0:
+		p.problems = append(p.problems, "no "+prefix+kindState+" tag")
+	case states > 1:
+		p.problems = append(p.problems, "several "+prefix+kindState+" tags")
+	}
+	if p.created.IsZero() {
+		p.problems = append(p.problems, "no "+prefix+kindCreated+" tag")
+	}
+	if len(p.problems) > 0 {
+		p.state = store.Pending
+	}
+	slices.Sort(p.annotations)
+	return p
+}
+
+// decodeTerm turns an encoded term back into its Term form, refusing any
+// encoding EncodeTerm would not have written for it.
+func decodeTerm(enc string) (string, error) {
+	if enc == "" {
+		return "", fmt.Errorf("empty term")
+	}
+	if lvmtag.IsHashed(enc) {
+		if len(enc) > TermMax {
+			return "", fmt.Errorf("hashed term %q is longer than %d", enc, TermMax)
+		}
+		return enc, nil
+	}
+	s, err := lvmtag.Decode(enc)
+	if err != nil {
+		return "", err
+	}
+	if lvmtag.EncodeTerm(s, TermMax) != enc {
+		return "", fmt.Errorf("term %q is too long to be kept unhashed", s)
+	}
+	return s, nil
+}
