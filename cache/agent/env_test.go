@@ -24,6 +24,7 @@ import (
 	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/store"
 	"github.com/rigplan/rigplan/cache/store/btrfsstore"
+	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -408,12 +409,7 @@ func (e *env) waitState(name string, st store.State) {
 // own mount point, and anything mounted under the state directory.
 func (e *env) hostLeaks() []string {
 	e.t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer f.Close()
-	entries, err := inject.ParseMountinfo(f)
+	entries, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		e.t.Fatal(err)
 	}

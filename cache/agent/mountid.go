@@ -10,6 +10,7 @@ import (
 
 	"github.com/rigplan/rigplan/cache/inject"
 	"github.com/rigplan/rigplan/cache/store"
+	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 // mountID is how a snapshot's mounts look in a mountinfo table: the
@@ -37,7 +38,7 @@ func (id mountID) matches(e inject.MountEntry) bool {
 
 // idOfMount reads the agent's own mount table for the mount at dir.
 func idOfMount(dir string) (mountID, error) {
-	entries, err := readMountinfo("/proc/self/mountinfo")
+	entries, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return mountID{}, err
 	}
@@ -51,15 +52,6 @@ func idOfMount(dir string) (mountID, error) {
 		return mountID{}, fmt.Errorf("no mount at %s in the agent's mount table", dir)
 	}
 	return id, nil
-}
-
-func readMountinfo(path string) ([]inject.MountEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return inject.ParseMountinfo(f)
 }
 
 // busy reports whether anything still holds snapshot e's filesystem: the
@@ -95,7 +87,7 @@ func mountedAnywhere(ctx context.Context, id mountID) (bool, string, error) {
 		if err != nil || seen[ns] {
 			continue // gone, a kernel thread, or a namespace already read
 		}
-		entries, err := readMountinfo(dir + "/mountinfo")
+		entries, err := mountinfo.Read(dir + "/mountinfo")
 		if err != nil {
 			continue // the process exited while we read
 		}

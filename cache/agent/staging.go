@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 // The agent mounts a snapshot on the host only for a moment: to clone it
@@ -74,7 +76,7 @@ func (a *Agent) unstage(ctx context.Context, name string) {
 // cleanStaging unmounts every mount under the staging directory, deepest
 // first, and removes what directories are left: a crash's leftovers.
 func (a *Agent) cleanStaging() error {
-	entries, err := readMountinfo("/proc/self/mountinfo")
+	entries, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return fmt.Errorf("cache agent: read its mount table: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rigplan/rigplan/cache/inject"
+	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -92,12 +93,7 @@ func mounted(dir string) bool {
 }
 
 func hostMounts() []inject.MountEntry {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	entries, err := inject.ParseMountinfo(f)
+	entries, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		panic(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 func TestMountPointCaptured(t *testing.T) {
@@ -18,20 +20,22 @@ func TestMountPointCaptured(t *testing.T) {
 	}
 }
 
-func TestFindMountPrefersRootAndUnescapes(t *testing.T) {
+func TestFindMountPrefersRoot(t *testing.T) {
 	// Not captured: a bind mount of a subdirectory listed before the
 	// filesystem's own mount, with a space in the path.
 	in := "30 20 254:9 /sub /srv/bind rw - xfs /dev/mapper/vg0-x rw\n" +
 		"31 20 254:9 / /srv/my\\040cache rw - xfs /dev/mapper/vg0-x rw\n"
-	mp, err := findMount(strings.NewReader(in), devNum{254, 9})
-	if err != nil || mp != "/srv/my cache" {
-		t.Errorf("got %q, %v", mp, err)
+	entries, err := mountinfo.Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
 	}
-	mp, _ = findMount(strings.NewReader(in[:strings.Index(in, "\n")+1]), devNum{254, 9})
-	if mp != "/srv/bind" {
+	if mp := findMount(entries, devNum{254, 9}); mp != "/srv/my cache" {
+		t.Errorf("got %q", mp)
+	}
+	if mp := findMount(entries[:1], devNum{254, 9}); mp != "/srv/bind" {
 		t.Errorf("bind mount only: %q", mp)
 	}
-	if _, err := findMount(strings.NewReader("garbage\n"), devNum{1, 1}); err == nil {
-		t.Error("malformed line accepted")
+	if mp := findMount(entries, devNum{254, 1}); mp != "" {
+		t.Errorf("another device: %q", mp)
 	}
 }

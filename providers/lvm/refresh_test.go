@@ -127,21 +127,23 @@ func TestRefreshWithoutConfigStillReportsManaged(t *testing.T) {
 			t.Errorf("%s not reported as managed", a)
 		}
 	}
-	// Without a config the pool is being deleted and still holds volumes
-	// rigplan does not manage.
-	if !resp.Diagnostics.HasErrors() {
-		t.Fatal("deleting everything was not refused")
+	// Refresh only reads: whether the orphans may be deleted is Plan's
+	// question (TestPlanDeleteOrphanPoolWithForeignVolumes).
+	if resp.Diagnostics.HasErrors() {
+		t.Fatalf("refresh without a config: %v", resp.Diagnostics)
 	}
 }
 
-func TestRefreshRefusesOrphanPoolWithForeignVolumes(t *testing.T) {
-	_, _, resp := refreshCaptured(t, func(p *Provider) []providers.Instance {
+func TestPlanDeleteOrphanPoolWithForeignVolumes(t *testing.T) {
+	p, _, resp := refreshCaptured(t, func(p *Provider) []providers.Instance {
 		return capturedDesired(t, p)[:1] // only the volume group stays
 	})
-	if !resp.Diagnostics.HasErrors() {
+	pool := objectsByAddr(resp)["thin_pool.cache"]
+	del := p.Plan(context.Background(), &providers.PlanRequest{Addr: pool.Addr, Config: cty.NullVal(p.schemas[typePool].ImpliedType()), Prior: pool.State})
+	if !del.Diagnostics.HasErrors() {
 		t.Fatal("no error for deleting a pool that holds unmanaged volumes")
 	}
-	msg := resp.Diagnostics.Error()
+	msg := del.Diagnostics.Error()
 	for _, want := range []string{"thin_pool.cache", "vg0/handmade (thin volume, not managed by rigplan)", "vg0/snap"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)

@@ -1,12 +1,11 @@
 package lvm
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/rigplan/rigplan/internal/lvmreport"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -70,78 +69,25 @@ type pvRow struct {
 	Attr           string
 }
 
-// rawReport is LVM's JSON report: {"report":[{"lv":[{field: "value"}]}]}.
-// Every value is a string, whatever its type.
-type rawReport struct {
-	Report []map[string][]map[string]string `json:"report"`
-}
-
-// rows returns the rows of the named section of a JSON report.
-func rows(out []byte, section string) ([]map[string]string, error) {
-	var r rawReport
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("parse LVM %s report: %w", section, err)
-	}
-	var all []map[string]string
-	for _, part := range r.Report {
-		all = append(all, part[section]...)
-	}
-	return all, nil
-}
-
-// fieldReader converts a row's string fields, remembering the first error.
-type fieldReader struct {
-	row map[string]string
-	err error
-}
-
-func (f *fieldReader) str(name string) string {
-	v, ok := f.row[name]
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("field %s missing from LVM report", name)
-	}
-	return v
-}
-
-func (f *fieldReader) int(name string) int64 {
-	s := f.str(name)
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil && f.err == nil {
-		f.err = fmt.Errorf("field %s: %q is not a number", name, s)
-	}
-	return n
-}
-
-func (f *fieldReader) tags(name string) []string {
-	s := f.str(name)
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
 // parseLVs parses `lvs` output.
 func parseLVs(out []byte) ([]lvRow, error) {
-	raw, err := rows(out, "lv")
+	raw, err := lvmreport.Rows(out, "lv")
 	if err != nil {
 		return nil, err
 	}
 	res := make([]lvRow, 0, len(raw))
 	for _, m := range raw {
-		f := &fieldReader{row: m}
+		f := &lvmreport.Fields{Row: m}
 		r := lvRow{
-			UUID: f.str("lv_uuid"), Name: f.str("lv_name"), VG: f.str("vg_name"),
-			Size: f.int("lv_size"), Pool: f.str("pool_lv"), Origin: f.str("origin"), Tags: f.tags("lv_tags"),
-			Major: int(f.int("lv_kernel_major")), Minor: int(f.int("lv_kernel_minor")),
-			MetadataSize: f.int("lv_metadata_size"), ChunkSize: f.int("chunk_size"),
-			Discards: f.str("discards"), WhenFull: f.str("lv_when_full"), Path: f.str("lv_path"), Segtype: f.str("segtype"),
+			UUID: f.Str("lv_uuid"), Name: f.Str("lv_name"), VG: f.Str("vg_name"),
+			Size: f.Int("lv_size"), Pool: f.Str("pool_lv"), Origin: f.Str("origin"), Tags: f.List("lv_tags"),
+			Major: int(f.Int("lv_kernel_major")), Minor: int(f.Int("lv_kernel_minor")),
+			MetadataSize: f.Int("lv_metadata_size"), ChunkSize: f.Int("chunk_size"),
+			Discards: f.Str("discards"), WhenFull: f.Str("lv_when_full"), Path: f.Str("lv_path"), Segtype: f.Str("segtype"),
 		}
-		attr := f.str("lv_attr")
-		if f.err != nil {
-			return nil, fmt.Errorf("lvs row %q: %w", r.Name, f.err)
+		attr := f.Str("lv_attr")
+		if f.Err != nil {
+			return nil, fmt.Errorf("lvs row %q: %w", r.Name, f.Err)
 		}
 		if r.Attr, err = parseLVAttr(attr); err != nil {
 			return nil, fmt.Errorf("lvs row %s/%s: %w", r.VG, r.Name, err)
@@ -153,7 +99,7 @@ func parseLVs(out []byte) ([]lvRow, error) {
 
 // parseVGs parses `vgs` output.
 func parseVGs(out []byte) ([]vgRow, error) {
-	raw, err := rows(out, "vg")
+	raw, err := lvmreport.Rows(out, "vg")
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +110,7 @@ func parseVGs(out []byte) ([]vgRow, error) {
 // the group's fields repeated on each. It returns each group once and
 // every PV.
 func parseVGsWithPVs(out []byte) ([]vgRow, []pvRow, error) {
-	raw, err := rows(out, "vg")
+	raw, err := lvmreport.Rows(out, "vg")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -185,17 +131,17 @@ func parseVGsWithPVs(out []byte) ([]vgRow, []pvRow, error) {
 	return vgs, pvs, nil
 }
 
-func vgRows(raw []map[string]string) ([]vgRow, error) {
+func vgRows(raw []lvmreport.Row) ([]vgRow, error) {
 	res := make([]vgRow, 0, len(raw))
 	for _, m := range raw {
-		f := &fieldReader{row: m}
+		f := &lvmreport.Fields{Row: m}
 		r := vgRow{
-			Name: f.str("vg_name"), UUID: f.str("vg_uuid"), Size: f.int("vg_size"), Free: f.int("vg_free"),
-			ExtentSize: f.int("vg_extent_size"), Tags: f.tags("vg_tags"),
-			LVCount: int(f.int("lv_count")), PVCount: int(f.int("pv_count")), Attr: f.str("vg_attr"),
+			Name: f.Str("vg_name"), UUID: f.Str("vg_uuid"), Size: f.Int("vg_size"), Free: f.Int("vg_free"),
+			ExtentSize: f.Int("vg_extent_size"), Tags: f.List("vg_tags"),
+			LVCount: int(f.Int("lv_count")), PVCount: int(f.Int("pv_count")), Attr: f.Str("vg_attr"),
 		}
-		if f.err != nil {
-			return nil, fmt.Errorf("vgs row %q: %w", r.Name, f.err)
+		if f.Err != nil {
+			return nil, fmt.Errorf("vgs row %q: %w", r.Name, f.Err)
 		}
 		res = append(res, r)
 	}
@@ -204,24 +150,24 @@ func vgRows(raw []map[string]string) ([]vgRow, error) {
 
 // parsePVs parses `pvs` output.
 func parsePVs(out []byte) ([]pvRow, error) {
-	raw, err := rows(out, "pv")
+	raw, err := lvmreport.Rows(out, "pv")
 	if err != nil {
 		return nil, err
 	}
 	return pvRows(raw)
 }
 
-func pvRows(raw []map[string]string) ([]pvRow, error) {
+func pvRows(raw []lvmreport.Row) ([]pvRow, error) {
 	res := make([]pvRow, 0, len(raw))
 	for _, m := range raw {
-		f := &fieldReader{row: m}
+		f := &lvmreport.Fields{Row: m}
 		r := pvRow{
-			Name: f.str("pv_name"), UUID: f.str("pv_uuid"), VG: f.str("vg_name"),
-			Size: f.int("pv_size"), DevSize: f.int("dev_size"), PECount: f.int("pv_pe_count"), PEAlloc: f.int("pv_pe_alloc_count"),
-			Major: int(f.int("pv_major")), Minor: int(f.int("pv_minor")), Attr: f.str("pv_attr"),
+			Name: f.Str("pv_name"), UUID: f.Str("pv_uuid"), VG: f.Str("vg_name"),
+			Size: f.Int("pv_size"), DevSize: f.Int("dev_size"), PECount: f.Int("pv_pe_count"), PEAlloc: f.Int("pv_pe_alloc_count"),
+			Major: int(f.Int("pv_major")), Minor: int(f.Int("pv_minor")), Attr: f.Str("pv_attr"),
 		}
-		if f.err != nil {
-			return nil, fmt.Errorf("pvs row %q: %w", r.Name, f.err)
+		if f.Err != nil {
+			return nil, fmt.Errorf("pvs row %q: %w", r.Name, f.Err)
 		}
 		res = append(res, r)
 	}

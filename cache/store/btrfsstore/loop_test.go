@@ -1,7 +1,6 @@
 package btrfsstore
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rigplan/rigplan/cache/store/storetest"
+	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -92,28 +92,20 @@ func loopBtrfs(t testing.TB, size int64) string {
 // those of its bind mounts elsewhere, deepest first.
 func mountsUnder(t testing.TB, dir string) []string {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
+	all, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var dev string
-	var all []mountLine
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		ls, err := parseMountinfo(strings.NewReader(sc.Text() + "\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, ls...)
-		if ls[0].mountPoint == dir {
-			dev = ls[0].dev
+	for _, e := range all {
+		if e.Target == dir {
+			dev = e.Dev()
 		}
 	}
 	var out []string
 	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].mountPoint != dir && all[i].dev == dev {
-			out = append(out, all[i].mountPoint)
+		if all[i].Target != dir && all[i].Dev() == dev {
+			out = append(out, all[i].Target)
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rigplan/rigplan/cache/store"
+	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 // Config says where the store keeps its snapshots.
@@ -519,12 +520,7 @@ func (s *Store) mounted(sub *os.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	self, err := os.Open(filepath.Join(s.proc, "self", "mountinfo"))
-	if err != nil {
-		return "", err
-	}
-	lines, err := parseMountinfo(self)
-	self.Close()
+	lines, err := mountinfo.Read(filepath.Join(s.proc, "self", "mountinfo"))
 	if err != nil {
 		return "", err
 	}

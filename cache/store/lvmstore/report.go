@@ -1,12 +1,11 @@
 package lvmstore
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rigplan/rigplan/internal/lvmreport"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -48,39 +47,29 @@ type row struct {
 	DataPercent, MetadataPercent float64
 }
 
-// report is lvs's JSON: {"report":[{"lv":[{field: "value"}]}]}, every
-// value a string.
-type report struct {
-	Report []struct {
-		LV []map[string]string `json:"lv"`
-	} `json:"report"`
-}
-
 // parseReport parses the store's lvs output. lv_attr is decoded later, by
 // row.attr, and only for the rows the store looks at (its snapshots, the
 // default volume and its pool), so that an LV of some kind this parser
 // does not know, elsewhere in the volume group, cannot make List fail.
 func parseReport(out []byte) ([]row, error) {
-	var r report
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("parse lvs report: %w", err)
+	raw, err := lvmreport.Rows(out, "lv")
+	if err != nil {
+		return nil, err
 	}
-	var rows []row
-	for _, part := range r.Report {
-		for _, m := range part.LV {
-			f := fields{m: m}
-			x := row{Name: f.str("lv_name"), VG: f.str("vg_name"), Tags: f.list("lv_tags"), RawAttr: f.str("lv_attr")}
-			x.Size = f.int("lv_size")
-			x.Pool, x.Origin = f.str("pool_lv"), f.str("origin")
-			if t := f.int("lv_time"); t > 0 {
-				x.Time = time.Unix(t, 0).UTC()
-			}
-			x.DataPercent, x.MetadataPercent = f.percent("data_percent"), f.percent("metadata_percent")
-			if f.err != nil {
-				return nil, fmt.Errorf("lvs report, LV %q: %w", x.Name, f.err)
-			}
-			rows = append(rows, x)
+	rows := make([]row, 0, len(raw))
+	for _, m := range raw {
+		f := lvmreport.Fields{Row: m}
+		x := row{Name: f.Str("lv_name"), VG: f.Str("vg_name"), Tags: f.List("lv_tags"), RawAttr: f.Str("lv_attr")}
+		x.Size = f.Int("lv_size")
+		x.Pool, x.Origin = f.Str("pool_lv"), f.Str("origin")
+		if t := f.Int("lv_time"); t > 0 {
+			x.Time = time.Unix(t, 0).UTC()
 		}
+		x.DataPercent, x.MetadataPercent = f.Percent("data_percent"), f.Percent("metadata_percent")
+		if f.Err != nil {
+			return nil, fmt.Errorf("lvs report, LV %q: %w", x.Name, f.Err)
+		}
+		rows = append(rows, x)
 	}
 	return rows, nil
 }
@@ -92,52 +81,6 @@ func (x *row) attr() (lvAttr, error) {
 		return lvAttr{}, fmt.Errorf("LV %s/%s: %w", x.VG, x.Name, err)
 	}
 	return a, nil
-}
-
-// fields reads a report row's string values, keeping the first error.
-type fields struct {
-	m   map[string]string
-	err error
-}
-
-func (f *fields) str(name string) string {
-	v, ok := f.m[name]
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("field %s is missing", name)
-	}
-	return v
-}
-
-func (f *fields) int(name string) int64 {
-	s := f.str(name)
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil && f.err == nil {
-		f.err = fmt.Errorf("field %s: %q is not a number", name, s)
-	}
-	return n
-}
-
-func (f *fields) percent(name string) float64 {
-	s := f.str(name)
-	if s == "" {
-		return -1
-	}
-	p, err := strconv.ParseFloat(s, 64)
-	if (err != nil || p < 0 || p > 100) && f.err == nil {
-		f.err = fmt.Errorf("field %s: %q is not a percentage", name, s)
-	}
-	return p
-}
-
-func (f *fields) list(name string) []string {
-	s := f.str(name)
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
 }
 
 // lvAttr is the part of lv_attr (lvs(8), "lv_attr bits") the store reads.

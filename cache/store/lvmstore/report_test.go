@@ -115,8 +115,8 @@ func TestReportErrors(t *testing.T) {
 		listCount int
 	}{
 		{"fine", report(pool, def), "", "", 1},
-		{"not JSON", []byte("lvs: oops"), "parse lvs report", "parse lvs report", 0},
-		{"missing field", report(strings.Replace(def, `"origin":"", `, "", 1)), "field origin is missing", "field origin is missing", 0},
+		{"not JSON", []byte("lvs: oops"), "parse LVM lv report", "parse LVM lv report", 0},
+		{"missing field", report(strings.Replace(def, `"origin":"", `, "", 1)), "field origin missing", "field origin missing", 0},
 		{"bad number", report(strings.Replace(def, `"lv_size":"1"`, `"lv_size":"1B"`, 1)), "not a number", "not a number", 0},
 		{"bad percent", report(strings.Replace(pool, `"1.97"`, `"101"`, 1), def), "not a percentage", "not a percentage", 0},
 		{"no default volume", report(pool), "default volume vg0/default not found", "default volume vg0/default not found", 0},
