@@ -71,8 +71,8 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `rigplan turns a Linux host into clean, ephemeral, self-hosted GitHub Actions
 runners with fast persistent caches, described in HCL files kept in git.
 
-Describe LVM volume groups, thin pools and cache volumes (and, as rigplan
-grows, nspawn machines, runner registrations and the cache agent) in *.hcl
+Describe LVM volume groups, thin pools, cache volumes and the cache agent
+(and, as rigplan grows, nspawn machines and runner registrations) in *.hcl
 files. Then:
 
   rigplan validate        check the files without touching the host (for CI)
@@ -81,9 +81,9 @@ files. Then:
   rigplan destroy         remove everything rigplan manages
 
 rigplan keeps no state file: everything it creates carries an ownership mark
-(LVM tags with the resource address), and the host itself is read on every
-plan. Deleting or replacing anything that holds data is refused unless you
-pass -allow-data-loss.
+(LVM tags or a unit file's first line, with the resource address), and the
+host itself is read on every plan. Deleting or replacing anything that holds
+data is refused unless you pass -allow-data-loss.
 
 Flags may be written with one dash or two: -out and --out are the same.`,
 		SilenceUsage:  true,

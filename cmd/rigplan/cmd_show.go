@@ -30,7 +30,7 @@ ownership mark, with its attributes as read from the host.`,
 			if err != nil {
 				return err
 			}
-			reg := newRegistry(sysexec.Refuse{Reason: "rigplan show of a plan file never touches the host"})
+			reg := a.newRegistry(sysexec.Refuse{Reason: "rigplan show of a plan file never touches the host"})
 			p, err := sp.Plan(reg)
 			if err != nil {
 				return err
@@ -55,7 +55,7 @@ func (a *app) showManaged(cmd *cobra.Command, asJSON bool) error {
 		return err
 	}
 	defer lk.Release()
-	reg := newRegistry(a.host())
+	reg := a.newRegistry(a.host())
 	objs, diags := planner.ReadManaged(cmd.Context(), reg)
 	a.printDiags(diags, nil)
 	if diags.HasErrors() {

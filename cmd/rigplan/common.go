@@ -18,6 +18,7 @@ import (
 	"github.com/rigplan/rigplan/internal/view"
 	"github.com/rigplan/rigplan/planner"
 	"github.com/rigplan/rigplan/providers"
+	"github.com/rigplan/rigplan/providers/cache"
 	"github.com/rigplan/rigplan/providers/lvm"
 	"github.com/rigplan/rigplan/schema"
 )
@@ -37,19 +38,38 @@ func (a *app) host() sysexec.Runner {
 	return sysexec.Host{}
 }
 
+// rootEnv moves the filesystem root under which providers read and write
+// files (the cache agent's unit and configuration), for tests: commands
+// such as systemctl still act on this host.
+const rootEnv = "RIGPLAN_ROOT"
+
 // allProviders constructs every provider around one command runner.
-func allProviders(run sysexec.Runner) []providers.Provider {
+func (a *app) allProviders(run sysexec.Runner) []providers.Provider {
+	// The cache agent's service runs the rigplan that created it, unless
+	// the configuration names another (docs/decisions.md).
+	exe, _ := os.Executable()
 	return []providers.Provider{
 		lvm.New(run, lvm.Options{}),
+		cache.New(run, cache.Options{Root: a.getenv(rootEnv), Executable: exe}),
 	}
 }
 
-func newRegistry(run sysexec.Runner) *providers.Registry {
-	reg, err := providers.NewRegistry(allProviders(run)...)
+func (a *app) newRegistry(run sysexec.Runner) *providers.Registry {
+	reg, err := providers.NewRegistry(a.allProviders(run)...)
 	if err != nil {
 		panic(err) // two providers declaring one type is a programming error
 	}
 	return reg
+}
+
+// getenv reads the app's environment.
+func (a *app) getenv(key string) string {
+	for _, kv := range a.env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // inputArgs collects -var and -var-file in command-line order: a later flag
@@ -100,7 +120,7 @@ type loaded struct {
 // load parses and prepares the configuration in dir. With allowUnset
 // (validate), required variables may stay unknown.
 func (a *app) load(dir string, sources map[string][]byte, in *inputArgs, savedVars map[string]cty.Value, run sysexec.Runner, allowUnset bool) (*loaded, hcl.Diagnostics) {
-	reg := newRegistry(run)
+	reg := a.newRegistry(run)
 	var cfg *schema.Config
 	var diags hcl.Diagnostics
 	if sources != nil {
