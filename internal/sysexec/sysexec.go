@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -35,6 +36,10 @@ type Cmd struct {
 	Env []string
 	// Timeout overrides DefaultTimeout when positive.
 	Timeout time.Duration
+	// Stream, if set, also receives stdout and stderr as the command
+	// prints them (a long build's output on a terminal); both are still
+	// captured in the Result and the Error.
+	Stream io.Writer
 }
 
 // String renders the command line the way an operator would type it.
@@ -123,6 +128,12 @@ func (h Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	c.Stdin = cmd.Stdin
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
+	if cmd.Stream != nil {
+		// The two pipes are copied by two goroutines: one lock keeps their
+		// writes to the stream whole.
+		s := &lockedWriter{w: cmd.Stream}
+		c.Stdout, c.Stderr = io.MultiWriter(&stdout, s), io.MultiWriter(&stderr, s)
+	}
 	// Give a command that ignores the kill a moment to let go of its pipes.
 	c.WaitDelay = 5 * time.Second
 
@@ -144,6 +155,18 @@ func (h Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		e.ExitCode = exitErr.ExitCode()
 	}
 	return res, e
+}
+
+// lockedWriter serialises writes from a command's two output pipes.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func errOrOK(err error) any {

@@ -66,3 +66,18 @@ func TestCmdString(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestRunStreamsAndCaptures(t *testing.T) {
+	var stream strings.Builder
+	res, err := Host{}.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", "echo out; echo err >&2; exit 3"}, Stream: &stream})
+	var e *Error
+	if !errors.As(err, &e) || e.Stderr != "err\n" {
+		t.Fatalf("err = %v, want exit 3 carrying stderr", err)
+	}
+	if string(res.Stdout) != "out\n" {
+		t.Errorf("stdout %q", res.Stdout)
+	}
+	if got := stream.String(); !strings.Contains(got, "out\n") || !strings.Contains(got, "err\n") || len(got) != 8 {
+		t.Errorf("stream %q, want both lines", got)
+	}
+}
