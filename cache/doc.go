@@ -10,9 +10,11 @@
 //   - match: which sealed snapshot a request's ordered criteria select.
 //   - store: where snapshots live (LVM thin snapshots, btrfs subvolume
 //     snapshots), behind one interface; the store is the database: every
-//     snapshot's annotations, state and origin are kept on the snapshot
-//     itself (LVM tags, btrfs xattrs), so the agent rebuilds its view after
-//     a restart from the store alone.
+//     snapshot's annotations, state and origin are kept with the snapshot
+//     (LVM: tags on the thin volume; btrfs: a JSON sidecar file per
+//     snapshot in the store directory's .rigplan, outside the subvolume
+//     the job can write), so the agent rebuilds its view after a restart
+//     from the store alone.
 //   - inject: who is asking (SO_PEERCRED → cgroup → a declared machine and
 //     its leader) and putting a mount into that machine's mount namespace,
 //     idmapped to its user namespace (open_tree, mount_setattr, setns,

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,12 +20,22 @@ import (
 // TestBadInput sends every kind of bad request the issue lists from
 // inside a real machine, as the runner: each gets one error line with a
 // reason, the agent keeps serving, and no snapshot or mount is left
-// behind, on the host or in the machine.
+// behind, on the host or in the machine. None of them even makes a
+// snapshot first (the agent checks the target inside the machine before
+// it creates one): the test hook counts the snapshots created, and the
+// store's snapshots are counted before and after each request.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, 1)
-	e.serve(e.config(func(c *agent.Config) { c.Limits.MaxBytes = 1024 }), depsNone())
+	var created atomic.Int32
+	e.serve(e.config(func(c *agent.Config) { c.Limits.MaxBytes = 1024 }), agent.Deps{Pause: func(step string) {
+		if step == "created" {
+			created.Add(1)
+		}
+	}})
 	m := e.machine(0)
-	m.Sh(t, machinetest.Runner, "ln -s /etc "+home+"/evil && mkdir "+home+"/dir && ln -s /etc "+home+"/dir/link")
+	m.Sh(t, machinetest.Runner, "ln -s /etc "+home+"/evil && mkdir "+home+"/dir && ln -s /etc "+home+"/dir/link && touch "+home+"/file && mkdir "+home+"/mnt")
+	// A mount point the job's machine made itself.
+	m.Sh(t, machinetest.Root, "mount -t tmpfs jobtmp "+home+"/mnt")
 
 	for _, tt := range []struct {
 		name, request string
@@ -40,6 +51,8 @@ func TestBadInput(t *testing.T) {
 		{"symlink above the target", "mount " + home + "/evil/cache\n", []string{"symlink"}},
 		{"symlink deeper", "mount " + home + "/dir/link\n", []string{"symlink"}},
 		{"missing parent", "mount " + home + "/no/such/dir\n", []string{"parent", "does not exist"}},
+		{"a file at the target", "mount " + home + "/file\n", []string{"is not a directory inside the machine"}},
+		{"a mount point at the target", "mount " + home + "/mnt\n", []string{"already a mount point"}},
 		{"control byte in a term", "mount " + cacheDir + "\n> linux\a\n", []string{"line 2", "control character U+0007"}},
 		{"not UTF-8", "mount " + cacheDir + "\n< \xff\xfe\n", []string{"line 2", "not valid UTF-8"}},
 		{"inline comment", "mount " + cacheDir + "\n> linux # note\n", []string{`term "#" looks like a comment`}},
@@ -53,7 +66,14 @@ func TestBadInput(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.in(t)
+			createdBefore, snapsBefore := created.Load(), len(e.snapshots())
 			errorLine(t, ncat(t, m, tt.request), tt.want...)
+			if n := created.Load() - createdBefore; n != 0 {
+				t.Errorf("the refused request made %d snapshots before it was refused", n)
+			}
+			if n := len(e.snapshots()); n != snapsBefore {
+				t.Errorf("the store had %d snapshots before the refused request, %d after", snapsBefore, n)
+			}
 			e.noLeaks()
 			if mountedIn(t, m, "/etc") || mountedIn(t, m, cacheDir) {
 				t.Error("something was mounted in the machine")

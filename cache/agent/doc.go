@@ -24,7 +24,11 @@
 // # A snapshot's life (the request state machine)
 //
 //	mount PATH
-//	  check PATH against the machine's prefixes
+//	  check PATH against the machine's prefixes, that no snapshot of
+//	    this agent is mounted there, and PATH inside the machine (no
+//	    symlink, a directory or a missing one under an existing parent,
+//	    not a mount point): a bad target is refused before anything is
+//	    made
 //	  choose the origin (match over sealed snapshots not in use; pinned
 //	    so that retention leaves it alone), or the default volume
 //	  run retention if the store is over its high watermark; refuse if

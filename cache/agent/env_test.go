@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -63,7 +64,8 @@ func TestMain(m *testing.M) {
 
 // rigplanBinary builds cmd/rigplan once per test binary: the restart
 // tests run the agent as its own process (rigplan cache serve), and
-// jobs inside machines use its client.
+// jobs inside machines use its client. It is built static, as shipped
+// (the Makefile's build: no cgo, containers/image's pure-Go OpenPGP).
 func rigplanBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
@@ -77,7 +79,7 @@ func rigplanBinary(t testing.TB) string {
 		}
 		os.Chmod(built.dir, 0o755)
 		_, built.err = sysexec.Host{}.Run(context.Background(), sysexec.Cmd{
-			Name: goTool, Args: []string{"build", "-o", filepath.Join(built.dir, "rigplan"), "github.com/rigplan/rigplan/cmd/rigplan"},
+			Name: goTool, Args: []string{"build", "-tags=containers_image_openpgp", "-o", filepath.Join(built.dir, "rigplan"), "github.com/rigplan/rigplan/cmd/rigplan"},
 			Env: []string{"CGO_ENABLED=0"}, Timeout: 5 * time.Minute,
 		})
 	})
@@ -94,7 +96,7 @@ func rigplanBinary(t testing.TB) string {
 // directory to bind into machines, a state directory, and the names of
 // the declared machines.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	mnt      string // the btrfs filesystem's mount point
 	dev      uint64 // its device, as st_dev of the mount point
 	store    *btrfsstore.Store
@@ -104,6 +106,9 @@ type env struct {
 	// declared are the machine names the agent's configuration declares;
 	// each may mount under /home/runner.
 	declared []string
+	// agentLog, when set, receives the log of an agent started as a
+	// process instead of the test's log (benchmarks print their logs).
+	agentLog io.Writer
 }
 
 func sh(t testing.TB, name string, args ...string) string {
@@ -115,9 +120,16 @@ func sh(t testing.TB, name string, args ...string) string {
 	return strings.TrimSpace(string(res.Stdout))
 }
 
-// newEnv prepares an env with n declared machines. It skips without
-// root, machines, btrfs or ncat.
-func newEnv(t *testing.T, n int) *env {
+// newEnv prepares an env with n declared machines and a 512 MiB store.
+// It skips without root, machines, btrfs or ncat.
+func newEnv(t testing.TB, n int) *env {
+	t.Helper()
+	return newEnvSize(t, n, 512<<20)
+}
+
+// newEnvSize is newEnv with a btrfs filesystem of size bytes (a sparse
+// image: only what is written takes space).
+func newEnvSize(t testing.TB, n int, size int64) *env {
 	t.Helper()
 	machinetest.Require(t)
 	for _, tool := range []string{"mkfs.btrfs", "btrfs", "losetup", "ncat"} {
@@ -131,7 +143,7 @@ func newEnv(t *testing.T, n int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(512 << 20); err != nil {
+	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -187,7 +199,7 @@ func newEnv(t *testing.T, n int) *env {
 }
 
 // in returns e for use in subtest t: failures and cleanups go to t.
-func (e *env) in(t *testing.T) *env {
+func (e *env) in(t testing.TB) *env {
 	c := *e
 	c.t = t
 	return &c
@@ -292,17 +304,18 @@ func (e *env) ask(req *protocol.Request) *protocol.Response {
 }
 
 // machine starts declared machine i with the socket directory and the
-// rigplan binary bound in, and the runner's home.
+// rigplan binary bound in, and the runner's home. startMachine starts
+// machine name so, binding binds in too (read-only).
 func (e *env) machine(i int) *machinetest.Machine {
 	e.t.Helper()
 	return e.startMachine(e.declared[i])
 }
 
-func (e *env) startMachine(name string) *machinetest.Machine {
+func (e *env) startMachine(name string, binds ...machinetest.Bind) *machinetest.Machine {
 	e.t.Helper()
 	opts := machinetest.Options{
 		Name:         name,
-		BindReadOnly: []machinetest.Bind{{Host: e.sockDir, Machine: filepath.Dir(sockInMachine)}},
+		BindReadOnly: append([]machinetest.Bind{{Host: e.sockDir, Machine: filepath.Dir(sockInMachine)}}, binds...),
 	}
 	if built.dir != "" {
 		opts.BindReadOnly = append(opts.BindReadOnly, machinetest.Bind{Host: built.dir, Machine: binInMachine})

@@ -23,6 +23,17 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	if err != nil {
 		return c.refusal("watching the machine", err)
 	}
+	// The cheap checks come before anything is made: a request refused
+	// here costs no snapshot. Mount checks the target again.
+	a.mu.Lock()
+	taken := a.mountedAt(rec, req.Path)
+	a.mu.Unlock()
+	if taken != "" {
+		return alreadyMounted(req.Path, taken)
+	}
+	if err := inject.CheckTarget(ctx, m, req.Path); err != nil {
+		return c.refusal("checking the mount path", err)
+	}
 	release, fail := a.createSlot(ctx, c)
 	if fail != nil {
 		return fail
@@ -124,10 +135,8 @@ func (a *Agent) reserve(c *call, rec *machine) (reservation, *protocol.Response)
 	if rec.exited {
 		return reservation{}, protocol.Fail(fmt.Sprintf("machine %q is gone: its leader exited", rec.m.Name))
 	}
-	for _, e := range a.snaps {
-		if e.machine == rec && e.path == req.Path && e.inUse() {
-			return reservation{}, protocol.Fail(fmt.Sprintf("a cache is already mounted at %s in this machine (snapshot %s); mount the next one at another path", req.Path, e.snap.Name))
-		}
+	if taken := a.mountedAt(rec, req.Path); taken != "" {
+		return reservation{}, alreadyMounted(req.Path, taken)
 	}
 	if a.def == "" {
 		return reservation{}, c.internal("choosing an origin", fmt.Errorf("the store has no default volume"))
@@ -148,6 +157,22 @@ func (a *Agent) reserve(c *call, rec *machine) (reservation, *protocol.Response)
 		path:    req.Path,
 	}
 	return r, nil
+}
+
+// mountedAt names the snapshot in use, or being mounted, at path in
+// machine rec, or returns "". Call with a.mu held.
+func (a *Agent) mountedAt(rec *machine, path string) string {
+	for _, e := range a.snaps {
+		if e.machine == rec && e.path == path && e.inUse() {
+			return e.snap.Name
+		}
+	}
+	return ""
+}
+
+// alreadyMounted is the answer to a mount at a path where snapshot is.
+func alreadyMounted(path, snapshot string) *protocol.Response {
+	return protocol.Fail(fmt.Sprintf("a cache is already mounted at %s in this machine (snapshot %s); mount the next one at another path", path, snapshot))
 }
 
 // createSlot waits for one of the MaxCreates slots for making snapshots.

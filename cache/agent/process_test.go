@@ -74,6 +74,9 @@ func (e *env) startProcess(config, pause string) *agentProc {
 		p.cmd.Env = append(p.cmd.Env, agent.PauseEnv+"="+pause)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = tlog{e.t}, tlog{e.t}
+	if e.agentLog != nil {
+		p.cmd.Stdout, p.cmd.Stderr = e.agentLog, e.agentLog
+	}
 	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -40,7 +40,9 @@
 // the machine's root (the host uid its uid_map gives for 0), so that after
 // an unmount the machine sees an ordinary root-owned empty directory.
 // Targets that are already mount points are refused, so a second request
-// for the same path cannot hide the first snapshot.
+// for the same path cannot hide the first snapshot. CheckTarget resolves
+// a target the same way and changes nothing: the agent calls it before
+// it makes a snapshot, so that a bad target costs none.
 //
 // Kernel needs: Linux 5.12 (idmapped mounts), 5.8 (STATX_ATTR_MOUNT_ROOT),
 // 5.6 (openat2), 5.3 (pidfd_open). The original setup's shared-propagation

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rigplan/rigplan/cache/inject"
 	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
@@ -28,10 +30,20 @@ func run(t testing.TB, name string, args ...string) string {
 	return strings.TrimSpace(string(res.Stdout))
 }
 
-// loopFS makes a filesystem of type fstype on a loop device and mounts it
-// at a new directory. The cleanup unmounts and detaches it if the test did
-// not.
-func loopFS(t *testing.T, fstype string) (dir, dev string) {
+// loopFS is a filesystem on a loop device, mounted for one test.
+type loopFS struct {
+	dir string // where it is mounted
+	dev string // /dev/loopN
+	img string // the backing file
+}
+
+// newLoopFS makes a filesystem of type fstype in a sparse file, attaches
+// it to a loop device and mounts it at a new directory. Whatever the test
+// does, and whether it passes or not, its cleanups unmount what is still
+// mounted there (lazily, failing the test, if it is busy) and detach the
+// device, and fail the test if the device stays attached: a leaked loop
+// device outlives the test binary.
+func newLoopFS(t *testing.T, fstype string) *loopFS {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for loop devices and mounts")
@@ -51,11 +63,11 @@ func loopFS(t *testing.T, fstype string) (dir, dev string) {
 		t.Skip("needs loop devices (/dev/loop-control)")
 	}
 	tmp := t.TempDir()
-	img, dir := filepath.Join(tmp, fstype+".img"), filepath.Join(tmp, "mnt")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	l := &loopFS{img: filepath.Join(tmp, fstype+".img"), dir: filepath.Join(tmp, "mnt")}
+	if err := os.Mkdir(l.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(img)
+	f, err := os.Create(l.img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,33 +75,82 @@ func loopFS(t *testing.T, fstype string) (dir, dev string) {
 		t.Fatal(err)
 	}
 	f.Close()
-	run(t, mkfs[0], append(mkfs[1:], img)...)
-	dev = run(t, "losetup", "--find", "--show", img)
-	t.Cleanup(func() {
-		if mounted(dir) {
-			if _, err := (sysexec.Host{}).Run(context.Background(), sysexec.Cmd{Name: "umount", Args: []string{dir}, Timeout: time.Minute}); err != nil {
-				t.Error(err)
-			}
-		}
-		if _, err := os.Stat(loopSys(dev) + "/loop/backing_file"); err == nil {
-			sysexec.Host{}.Run(context.Background(), sysexec.Cmd{Name: "losetup", Args: []string{"-d", dev}, Timeout: time.Minute})
-		}
-	})
-	run(t, "mount", dev, dir)
-	return dir, dev
+	run(t, mkfs[0], append(mkfs[1:], l.img)...)
+	l.dev = run(t, "losetup", "--find", "--show", l.img)
+	// Cleanups run last first: unmount, then detach. Machines the test
+	// starts later are stopped before either.
+	t.Cleanup(func() { l.detach(t) })
+	run(t, "mount", l.dev, l.dir)
+	t.Cleanup(func() { l.unmount(t) })
+	return l
 }
 
-// loopSys is the sysfs directory of a loop device (/sys/block/loop3).
-func loopSys(dev string) string { return "/sys/block/" + filepath.Base(dev) }
+// attached reports whether the loop device is still attached to this
+// test's image. The device's number alone would not do: once detached,
+// another test (packages run in parallel) may attach it to its own file.
+func (l *loopFS) attached() bool {
+	b, err := os.ReadFile("/sys/block/" + filepath.Base(l.dev) + "/loop/backing_file")
+	if err != nil {
+		return false
+	}
+	back := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
+	return back == l.img
+}
 
-// mounted reports whether dir is a mount point in the host's namespace.
-func mounted(dir string) bool {
+// unmount unmounts the mount point and whatever is mounted below it in
+// the host's mount namespace, deepest first. A busy mount is detached
+// lazily and fails the test: something the test started still uses it.
+func (l *loopFS) unmount(t *testing.T) {
+	var points []string
 	for _, e := range hostMounts() {
-		if e.Target == dir {
-			return true
+		if strings.HasPrefix(e.Target, l.dir+"/") {
+			points = append(points, e.Target)
 		}
 	}
-	return false
+	// mountinfo lists a mount after the one it is mounted on.
+	slices.Reverse(points)
+	for _, p := range append(points, l.dir) {
+		err := unix.Unmount(p, 0)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EINVAL) && p == l.dir:
+			// The test unmounted it itself.
+		case errors.Is(err, unix.EBUSY):
+			t.Errorf("%s is still busy at the end of the test; detaching it lazily", p)
+			if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+				t.Errorf("unmount %s lazily: %v", p, err)
+			}
+		default:
+			t.Errorf("unmount %s: %v", p, err)
+		}
+	}
+}
+
+// detach detaches the loop device if the test did not, and waits (up to
+// 15 seconds: a machine may still be going away) until it is gone.
+func (l *loopFS) detach(t *testing.T) {
+	if !l.attached() {
+		return
+	}
+	if _, err := (sysexec.Host{}).Run(context.Background(), sysexec.Cmd{Name: "losetup", Args: []string{"--detach", l.dev}, Timeout: time.Minute}); err != nil {
+		t.Errorf("detach the test's loop device: %v", err)
+	}
+	if err := l.released(15 * time.Second); err != nil {
+		t.Error(err)
+	}
+}
+
+// released waits until the loop device is no longer attached to the
+// test's image: it was detached and nothing holds its filesystem any
+// more (a detached device that is still open stays attached until it is
+// closed).
+func (l *loopFS) released(limit time.Duration) error {
+	for deadline := time.Now().Add(limit); l.attached(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("loop device %s (%s) is still attached %v after it was detached: something still holds its filesystem (a mount in a machine or another mount namespace, a process using it)", l.dev, l.img, limit)
+		}
+	}
+	return nil
 }
 
 func hostMounts() []inject.MountEntry {
@@ -122,20 +183,6 @@ func noHostMountLeaks(t *testing.T) {
 			t.Errorf("mount leaked on the host: %s (%s %s)", e.Target, e.FSType, e.Source)
 		}
 	})
-}
-
-// released waits until the loop device dev no longer has a backing file
-// (it was detached and nothing holds its filesystem any more).
-func released(t *testing.T, dev string) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(loopSys(dev) + "/loop/backing_file"); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still in use after the machine powered off and the host unmounted it: the machine's mount leaked", dev)
-		}
-	}
 }
 
 func mustErr(t *testing.T, err error, kind error, want ...string) {

@@ -161,7 +161,7 @@ func (id *Identifier) identify(ctx context.Context, pid int, alive func() error)
 	}
 	proc := id.procRoot()
 	cg, err := unifiedCgroup(proc, pid)
-	if errors.Is(err, fs.ErrNotExist) {
+	if exited(err) {
 		return Machine{}, refused(fmt.Sprintf("pid %d has exited", pid))
 	}
 	if err != nil {
@@ -176,7 +176,7 @@ func (id *Identifier) identify(ctx context.Context, pid int, alive func() error)
 		return Machine{}, refused(fmt.Sprintf("pid %d is in machine %q, which is not declared (cgroup %s)", pid, name, cg))
 	}
 	peerNS, err := pidNamespace(proc, pid)
-	if errors.Is(err, fs.ErrNotExist) {
+	if exited(err) {
 		return Machine{}, refused(fmt.Sprintf("pid %d has exited", pid))
 	}
 	if err != nil {
@@ -245,7 +245,7 @@ func findLeader(procRoot, cgroupRoot, name, unit string) (Machine, string, error
 	best, depth, ambiguous := 0, 0, false
 	err := cgroupProcs(filepath.Join(cgroupRoot, unit), func(pid int) error {
 		pids, err := nsPids(procRoot, pid)
-		if errors.Is(err, fs.ErrNotExist) {
+		if exited(err) {
 			return nil // exited during the scan
 		}
 		if err != nil {
@@ -281,7 +281,7 @@ func findLeader(procRoot, cgroupRoot, name, unit string) (Machine, string, error
 			return Machine{Name: name, Leader: best, LeaderStart: start, Cgroup: unit}, ns, nil
 		}
 	}
-	if errors.Is(err, fs.ErrNotExist) {
+	if exited(err) {
 		return Machine{}, "", notRunning(fmt.Sprintf("machine %q's leader (pid %d) exited", name, best), err)
 	}
 	return Machine{}, "", fmt.Errorf("read the leader of machine %q (pid %d): %w", name, best, err)
@@ -295,7 +295,7 @@ func checkLeader(m Machine) error {
 		return fmt.Errorf("machine %q: leader pid or start time unknown: get the Machine from Identify or Lookup", m.Name)
 	}
 	start, err := startTime("/proc", m.Leader)
-	if errors.Is(err, fs.ErrNotExist) {
+	if exited(err) {
 		return notRunning(fmt.Sprintf("machine %q is gone: its leader (pid %d) exited", m.Name, m.Leader), err)
 	}
 	if err == nil && start != m.LeaderStart {

@@ -143,6 +143,34 @@ func TestIdentify(t *testing.T) {
 			t.Errorf("Identify(leader) = %+v", m)
 		}
 	})
+	t.Run("processes exiting during the scan", func(t *testing.T) {
+		// A job forking short-lived processes, as every build does: the
+		// leader's scan of the machine's cgroup meets processes that exit
+		// between being listed and being read.
+		churn := make(chan error, 1)
+		go func() {
+			_, err := declared.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Runner, Timeout: time.Minute,
+				Args: []string{"sh", "-c", "for l in 1 2 3 4; do (i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i + 1)); done) & done; wait"}})
+			churn <- err
+		}()
+		n := 0
+		for done := false; !done; {
+			select {
+			case err := <-churn:
+				if err != nil {
+					t.Fatal(err)
+				}
+				done = true
+			default:
+			}
+			m, err := id.Identify(context.Background(), declared.Leader())
+			if err != nil || m.Leader != declared.Leader() {
+				t.Fatalf("identify %d while processes come and go: %+v, %v", n, m, err)
+			}
+			n++
+		}
+		t.Logf("%d identifications while the job forked", n)
+	})
 	t.Run("lookup", func(t *testing.T) {
 		if _, err := id.Lookup(context.Background(), stranger.Name()); err == nil || !strings.Contains(err.Error(), "not declared") {
 			t.Errorf("Lookup of an undeclared machine: %v", err)

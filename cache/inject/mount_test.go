@@ -41,7 +41,8 @@ func TestMountIntoMachine(t *testing.T) {
 			machinetest.Require(t)
 			ctx := context.Background()
 			noHostMountLeaks(t)
-			dir, dev := loopFS(t, fstype)
+			lfs := newLoopFS(t, fstype)
+			dir := lfs.dir
 			// The cache as an earlier job left it: the runner's files are
 			// uid 1000 on disk, whatever the machine's user range.
 			for name, content := range map[string]string{"hello": "cached\n", "rootfile": "root's\n"} {
@@ -138,7 +139,7 @@ func TestMountIntoMachine(t *testing.T) {
 			if got := m.Sh(t, machinetest.Runner, "cat "+cacheTarget+"/new"); got != "new" {
 				t.Errorf("after the host unmounted, the machine reads %q", got)
 			}
-			run(t, "losetup", "-d", dev)
+			run(t, "losetup", "-d", lfs.dev)
 
 			// The machine powers off: the watch fires, the filesystem is
 			// released, and the machine can no longer be mounted into.
@@ -158,7 +159,9 @@ func TestMountIntoMachine(t *testing.T) {
 			if err := w.Wait(wctx); err != nil {
 				t.Fatalf("watch did not fire on power-off: %v", err)
 			}
-			released(t, dev)
+			if err := lfs.released(15 * time.Second); err != nil {
+				t.Fatalf("after the machine powered off and the host unmounted it: %v: the machine's mount leaked", err)
+			}
 			mustErr(t, inject.Mount(ctx, mach, t.TempDir(), cacheTarget), inject.ErrNotRunning, mach.Name)
 			if _, err := inject.WatchLeader(mach); err == nil {
 				t.Error("WatchLeader of a machine that is gone succeeded")
@@ -174,7 +177,7 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 	machinetest.Require(t)
 	ctx := context.Background()
 	noHostMountLeaks(t)
-	dir, _ := loopFS(t, "ext4")
+	dir := newLoopFS(t, "ext4").dir
 	m, mach := startRunnerMachine(t, machinetest.Options{})
 	ours, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {

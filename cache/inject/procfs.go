@@ -3,16 +3,27 @@ package inject
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // procPath is /proc/PID/name under procRoot.
 func procPath(procRoot string, pid int, name string) string {
 	return filepath.Join(procRoot, strconv.Itoa(pid), name)
+}
+
+// exited reports whether err, from reading /proc/PID, says the process
+// is gone: ENOENT once it has been reaped, ESRCH when it was reaped
+// between opening a file and reading it.
+func exited(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH)
 }
 
 // nsPids returns the NSpid line of /proc/PID/status: the process's pid in

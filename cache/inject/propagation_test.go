@@ -19,7 +19,7 @@ func TestMountDoesNotPropagate(t *testing.T) {
 	machinetest.Require(t)
 	ctx := context.Background()
 	noHostMountLeaks(t)
-	dir, _ := loopFS(t, "ext4")
+	dir := newLoopFS(t, "ext4").dir
 	run(t, "mount", "--make-shared", dir)
 	if err := os.Mkdir(filepath.Join(dir, "fromhost"), 0o755); err != nil {
 		t.Fatal(err)

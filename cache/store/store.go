@@ -4,7 +4,9 @@
 // restores: creating a snapshot costs the same whatever the cache holds.
 //
 // The store is the agent's database. Everything the agent must know after
-// a restart is kept on the snapshots themselves.
+// a restart is kept with the snapshots themselves: as tags on each thin
+// volume (lvmstore), in a sidecar file beside each subvolume
+// (btrfsstore).
 //
 // # Crash safety
 //

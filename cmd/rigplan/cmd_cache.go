@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rigplan/rigplan/cache/agent"
+	"github.com/rigplan/rigplan/internal/memtrim"
 )
 
 // cacheCmd groups the cache agent (serve) and its client and admin
@@ -99,6 +100,11 @@ it, and without a file they are enough on their own:
 			ln, err := agent.Listen(cfg)
 			if err != nil {
 				return err
+			}
+			// The agent runs for months; the CLI's start-up (image
+			// libraries) left pages it never needs again.
+			if err := memtrim.Release(); err != nil {
+				log.Warn("could not release start-up memory", "err", err)
 			}
 			return ag.Serve(cmd.Context(), ln)
 		},
