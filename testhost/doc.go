@@ -1,6 +1,9 @@
 // Package testhost runs a package's tests inside a real Linux kernel with
 // device-mapper, so that LVM thin pools, mounts and snapshots are tested for
 // real on machines (and CI runners) whose own kernel has no device-mapper.
+// Its second flavour boots a cached Debian root with systemd as PID 1, for
+// tests of units, machined and systemd-nspawn machines (see "With systemd
+// as PID 1" below).
 //
 // The kernel is User-Mode Linux (Debian package user-mode-linux): an ordinary
 // process that boots in about two seconds, needs no KVM, and mounts the host's
@@ -52,13 +55,75 @@
 //     dm-thin-pool, dm-snapshot, dm-zero, loop and overlay are loaded.
 //   - One CPU, 1 GiB of memory, loopback network only.
 //
+// # With systemd as PID 1
+//
+// Tests of what needs a whole system (systemctl, daemon-reload, machined,
+// machinectl, systemd-nspawn@.service) use the systemd flavour instead:
+//
+//	func TestMain(m *testing.M) { os.Exit(testhost.MainSystemd(m)) }
+//
+//	func TestMachine(t *testing.T) {
+//		k := testhost.SystemdHost(t) // the same K: k.Disks() as above
+//
+// The test kernel's root is then a Debian 12 directory built by
+// debootstrap (minbase with systemd, systemd-container, dbus, lvm2,
+// thin-provisioning-tools, xfsprogs, btrfs-progs, busybox-static …; see
+// systemdRecipe), with the UML kernel's modules where modprobe finds them.
+// It is built once per recipe and cached outside the work tree, in
+// /var/cache/rigplan/testhost-systemd-KEY (about 370 MB), where KEY hashes
+// the recipe: a changed package list, kernel release or first init builds
+// a new root and never reuses an old one. The build takes a few minutes
+// (measured 5 to 8 on a busy two-CPU machine, mostly downloading and
+// unpacking) and prints how long it took (go test shows it with -v); it
+// runs in a temporary directory renamed into place when complete, under a
+// flock, so test binaries starting together build it once while the
+// others wait. The time counts against the first test binary's -timeout.
+// Old roots are not removed: delete /var/cache/rigplan/testhost-systemd-*
+// to reclaim the space.
+//
+// The kernel mounts that root read-only through hostfs. Its first init
+// (systemd-stage0.sh, part of the recipe) mounts the per-boot directory and
+// runs the init script rendered there (systemd.sh.tmpl), which lays an
+// overlay over the root with a tmpfs as its writable layer, mounts the test
+// binary's directory and the working directory at their host paths, adds
+// this boot's units under /run/systemd/system, pivots into the overlay and
+// executes /lib/systemd/systemd. What the tests write anywhere in / (units,
+// /etc/systemd/nspawn, /var/lib/machines, LVM's backups) lives in memory
+// until the boot ends and never reaches the cached root, so parallel boots
+// share it safely. Units with nothing to do in a test host (gettys,
+// housekeeping timers, LVM monitoring) are masked with systemd.mask= on the
+// kernel command line, and most generators are masked too. The tests run in
+// rigplan-testhost.service (Type=exec), started after multi-user.target, so
+// the system reaches "running" while they run; their output reaches the
+// harness over the serial line as in the other flavour, and the service
+// powers the kernel off when they end. Booting takes 20 to 40 seconds. If
+// systemd falls into emergency or rescue mode, it prints the failed units
+// and errors and powers off; if the tests have not started five minutes
+// after the kernel did (systemd froze, or waits for a device), the harness
+// kills the kernel. Either way it reports that the tests never ran, with
+// the console's end.
+//
+// Inside it differs from the other flavour in that the host's files are
+// not there (only the two directories above), tools come from the cached
+// root, and there is no /etc/lvm shadow (the root is not the host's). What
+// is the same: the scratch disks, TMPDIR on a tmpfs under /run/testhost,
+// DM_DISABLE_UDEV=1 (no udev runs), device-mapper modules loaded at boot
+// (by systemd-modules-load), one CPU, 1 GiB of memory, the timeout and the
+// guard.
+//
+// Where it cannot run (no root, user-mode-linux, or, while the root is not
+// built, debootstrap), MainSystemd runs the tests natively and SystemdHost
+// skips each test naming what is missing, except under CI (CI set in the
+// environment), where it fails the test: CI installs everything.
+//
 // Knobs (environment of the outer go test):
 //
 //   - RIGPLAN_TESTHOST_KEEP=1 keeps the per-boot directory (init script,
 //     console log; disk images are sparse) when the run fails, and says where.
+//   - RIGPLAN_TESTHOST_CACHE=DIR keeps the systemd flavour's roots in DIR
+//     rather than /var/cache/rigplan.
 //
 // The boot is described by a bootConfig and PID 1 is rendered from an
-// embedded template, so another flavour (a debootstrapped Debian directory
-// as root with systemd as PID 1, for systemd-nspawn@.service tests) is a new
-// config and template rather than a rewrite.
+// embedded template; the two flavours are two configs and two templates
+// (boot.go, systemd.go).
 package testhost

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
 )
 
-// templates holds PID 1 of each boot flavour.
+// templates holds PID 1 of each boot flavour, and what they share.
 //
-//go:embed init.sh.tmpl
+//go:embed init.sh.tmpl systemd.sh.tmpl lvm.conf.tmpl
 var templates embed.FS
+
+// sharedTemplates are parsed along with every flavour's PID 1.
+var sharedTemplates = []string{"lvm.conf.tmpl"}
 
 // initData is what a PID 1 template is rendered with.
 type initData struct {
@@ -27,6 +31,10 @@ type initData struct {
 	Dir      string   // the tests' working directory
 	Env      []string // the tests' complete environment, KEY=VALUE
 	Argv     []string // the test binary and its arguments
+	// The systemd flavour only:
+	BootMount   string   // where PID 1 mounts the boot directory
+	StartedFile string   // what PID 1 writes when it starts the tests
+	HostDirs    []string // host directories mounted at the same path inside
 }
 
 // renderInit renders the flavour's PID 1 for one run.
@@ -36,20 +44,29 @@ func renderInit(cfg bootConfig, d bootDir, spec runSpec, token string) ([]byte, 
 	}
 	tmpl, err := template.New(cfg.template).
 		Funcs(template.FuncMap{"q": shellQuote, "qs": shellQuoteAll}).
-		ParseFS(templates, cfg.template)
+		ParseFS(templates, append([]string{cfg.template}, sharedTemplates...)...)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the init template %s: %w", cfg.template, err)
 	}
 	data := initData{
 		RunDir:   runDir,
 		Serial:   serialDevice,
-		ExitFile: d.exitFile(),
+		ExitFile: cfg.inside(d.exitFile()),
 		Release:  cfg.release,
 		Modules:  cfg.modules,
 		Load:     cfg.load,
 		Dir:      spec.dir,
 		Env:      innerEnv(spec.env, token, cfg.diskDevices(), spec.deadline()),
 		Argv:     spec.argv,
+	}
+	if cfg.bootMount != "" {
+		// The root is not the host's: the boot directory and the tests'
+		// own files are seen only where PID 1 mounts them.
+		data.BootMount = cfg.bootMount
+		data.StartedFile = cfg.inside(d.startedFile())
+		if data.HostDirs, err = hostDirs(spec); err != nil {
+			return nil, err
+		}
 	}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, data); err != nil {
@@ -135,4 +152,35 @@ func shellQuoteAll(ss []string) string {
 		q[i] = shellQuote(s)
 	}
 	return strings.Join(q, " ")
+}
+
+// hostDirs lists the host directories the tests need in a root that is not
+// the host's: the test binary's (go test also writes coverage and profiles
+// there) and the working directory (testdata). Each is mounted at its host
+// path; one inside another is covered by the outer one.
+func hostDirs(spec runSpec) ([]string, error) {
+	dirs := []string{filepath.Dir(spec.argv[0]), spec.dir}
+	slices.SortFunc(dirs, func(a, b string) int { return len(a) - len(b) })
+	var keep []string
+	for _, d := range dirs {
+		d = filepath.Clean(d)
+		if !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("the tests' directory %q is not absolute", d)
+		}
+		if strings.Contains(d, ",") {
+			return nil, fmt.Errorf("the tests' directory %q contains ',', which hostfs cannot mount", d)
+		}
+		for _, own := range []string{"/", "/proc", "/sys", "/dev", "/run"} {
+			if d == own || own != "/" && strings.HasPrefix(d, own+"/") {
+				return nil, fmt.Errorf("the tests' directory %q cannot be mounted at the same path inside the test host, whose own %s is there: run the tests from elsewhere", d, own)
+			}
+		}
+		covered := slices.ContainsFunc(keep, func(k string) bool {
+			return k == d || strings.HasPrefix(d, k+"/")
+		})
+		if !covered {
+			keep = append(keep, d)
+		}
+	}
+	return keep, nil
 }

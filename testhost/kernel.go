@@ -27,7 +27,8 @@ func (k *K) Disks() []string {
 	return append([]string(nil), k.disks...)
 }
 
-// Kernel returns the test kernel when the test runs inside one. Outside, it
+// Kernel returns the test kernel when the test runs inside one, of either
+// flavour (Main's, or MainSystemd's: see SystemdHost). Outside, it
 // skips the test naming what is missing ("needs root", "needs
 // user-mode-linux: apt-get install user-mode-linux"), or fails it when the
 // kernel could run but the package's TestMain does not use Main.
@@ -118,8 +119,13 @@ func (k *K) checkReady() error {
 	}
 	// The safety net for the host: LVM must write its backups into the
 	// test kernel's tmpfs, never through hostfs into the host's /etc/lvm.
+	// (The systemd test host's root is its own, under a per-boot overlay.)
 	var fs syscall.Statfs_t
-	if err := syscall.Statfs("/etc/lvm", &fs); err != nil || fs.Type != tmpfsMagic {
+	if systemdBooted() {
+		if err := syscall.Statfs("/", &fs); err != nil || fs.Type != overlayfsMagic {
+			return fmt.Errorf("/ is not the per-boot overlay (statfs: type %#x, %v): refusing to let the tests write into the cached root", fs.Type, err)
+		}
+	} else if err := syscall.Statfs("/etc/lvm", &fs); err != nil || fs.Type != tmpfsMagic {
 		return fmt.Errorf("/etc/lvm is not the harness's tmpfs copy (statfs: type %#x, %v): refusing to let LVM write into the host's /etc/lvm", fs.Type, err)
 	}
 	for _, mod := range []string{"dm_mod", "dm_thin_pool", "dm_snapshot"} {
@@ -130,8 +136,11 @@ func (k *K) checkReady() error {
 	return nil
 }
 
-// tmpfsMagic is TMPFS_MAGIC from linux/magic.h.
-const tmpfsMagic = 0x01021994
+// Filesystem types from linux/magic.h.
+const (
+	tmpfsMagic     = 0x01021994
+	overlayfsMagic = 0x794c7630
+)
 
 // initLog is what PID 1 printed while preparing the kernel.
 func initLog() string {

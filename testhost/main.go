@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +27,22 @@ import (
 //
 // Inside the test kernel (PID 1 has prepared it), Main runs the tests.
 func Main(m *testing.M) int {
+	return mainFlavour(m, flavour{check: checkHost})
+}
+
+// flavour is one kind of test kernel boot, as Main and MainSystemd see it.
+type flavour struct {
+	// check decides whether the flavour can boot here, returning its boot
+	// configuration or every missing requirement.
+	check func(hostFacts) (bootConfig, []string)
+	// prepare, if set, readies what the boot needs (the systemd flavour's
+	// root) before the boot, within ctx.
+	prepare func(ctx context.Context, cfg bootConfig, out io.Writer) error
+}
+
+// mainFlavour runs the tests of m inside a test kernel of the flavour when
+// this process is on the host, or right here when it is inside one.
+func mainFlavour(m *testing.M, fl flavour) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
@@ -48,7 +65,7 @@ func Main(m *testing.M) int {
 	sigpipe := make(chan os.Signal, 1)
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
-	cfg, missing := checkHost(realHostFacts(ctx))
+	cfg, missing := fl.check(realHostFacts(ctx))
 	if len(missing) > 0 {
 		return m.Run() // each Kernel(t) skips and says why
 	}
@@ -56,6 +73,18 @@ func Main(m *testing.M) int {
 	if err != nil {
 		fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
 		return 1
+	}
+	if fl.prepare != nil {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if dl := spec.deadline(); !dl.IsZero() {
+			pctx, cancel = context.WithDeadline(ctx, dl)
+		}
+		err := fl.prepare(pctx, cfg, os.Stdout)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stdout, "testhost: %v\n", err)
+			return 1
+		}
 	}
 	code, err := boot(ctx, cfg, spec, os.Stdout)
 	if err != nil {

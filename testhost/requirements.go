@@ -97,17 +97,7 @@ func checkHost(f hostFacts) (bootConfig, []string) {
 		missing = append(missing, "needs root (the test kernel uses the host's / as its root, and the tests drive LVM and mounts): run go test as root")
 	}
 	cfg := hostRootConfig()
-	if !f.exists(umlKernel) {
-		missing = append(missing, "needs user-mode-linux: apt-get install user-mode-linux")
-	} else if rel, err := f.release(); err != nil {
-		missing = append(missing, fmt.Sprintf("needs a working %s (%v): reinstall user-mode-linux", umlKernel, err))
-	} else {
-		cfg.release = rel
-		cfg.modules = filepath.Join(umlModulesDir, rel)
-		if dep, err := f.readFile(filepath.Join(cfg.modules, "modules.dep")); err != nil || !strings.Contains(string(dep), "/dm-thin-pool.ko") {
-			missing = append(missing, fmt.Sprintf("needs the UML kernel's modules with dm-thin-pool in %s: apt-get install --reinstall user-mode-linux", cfg.modules))
-		}
-	}
+	missing = append(missing, checkUML(f, &cfg)...)
 	pkgs := map[string]bool{}
 	var absent []string
 	for _, tl := range harnessTools {
@@ -135,4 +125,22 @@ func findTool(exists func(string) bool, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// checkUML finds the UML kernel's release and modules for cfg, or says
+// what is missing.
+func checkUML(f hostFacts, cfg *bootConfig) []string {
+	if !f.exists(umlKernel) {
+		return []string{"needs user-mode-linux: apt-get install user-mode-linux"}
+	}
+	rel, err := f.release()
+	if err != nil {
+		return []string{fmt.Sprintf("needs a working %s (%v): reinstall user-mode-linux", umlKernel, err)}
+	}
+	cfg.release = rel
+	cfg.modules = filepath.Join(umlModulesDir, rel)
+	if dep, err := f.readFile(filepath.Join(cfg.modules, "modules.dep")); err != nil || !strings.Contains(string(dep), "/dm-thin-pool.ko") {
+		return []string{fmt.Sprintf("needs the UML kernel's modules with dm-thin-pool in %s: apt-get install --reinstall user-mode-linux", cfg.modules)}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -49,6 +50,8 @@ func (e *harnessError) Error() string {
 	}
 	if e.kept != "" {
 		fmt.Fprintf(&b, "\nkept the boot directory %s (%s set)", e.kept, envKeep)
+	} else if e.console != "" {
+		fmt.Fprintf(&b, "\n(set %s=1 to keep the whole console log)", envKeep)
 	}
 	return b.String()
 }
@@ -116,6 +119,18 @@ func runKernel(ctx context.Context, cfg bootConfig, d bootDir, spec runSpec, tok
 		return 1, err
 	}
 	start := time.Now()
+	var notStarted atomic.Bool
+	if cfg.startTimeout > 0 {
+		// A boot that never gets to the tests (systemd froze, or waits for
+		// something that never comes) must not hold the run until the guard.
+		watch := time.AfterFunc(cfg.startTimeout, func() {
+			if _, err := os.Stat(d.startedFile()); err != nil {
+				notStarted.Store(true)
+				stop(errors.New("the tests never started"))
+			}
+		})
+		defer watch.Stop()
+	}
 	tw := &tailWriter{w: out}
 	copied := make(chan struct{})
 	go func() {
@@ -137,6 +152,12 @@ func runKernel(ctx context.Context, cfg bootConfig, d bootDir, spec runSpec, tok
 		<-copied
 	}
 	tw.endLine()
+	if notStarted.Load() && ctx.Err() == nil {
+		return 1, &harnessError{
+			msg:     fmt.Sprintf("the test kernel had not started the tests %v after it was started; killed it (PID 1 or systemd never got to them, see below)", cfg.startTimeout),
+			console: consoleTail(d, 40),
+		}
+	}
 	return verdict(ctx, guardCtx, cfg, d, spec, waitErr, tw.err, time.Since(start), out)
 }
 

@@ -26,11 +26,21 @@ import (
 func main() {
 	timeout := flag.Duration("timeout", 30*time.Minute, "stop the sandbox after this long, boot included")
 	diskSize := flag.String("disk-size", "8G", "apparent size of each sparse scratch disk")
+	prepare := flag.Bool("prepare-systemd-root", false, "only build the systemd test host's cached Debian root, if it is not built yet")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: sandbox [-timeout D] [-disk-size SIZE] -- COMMAND [ARG...]\n\nRuns COMMAND as root in the sandbox kernel, with scratch disks %v.\n\n", testhost.ScratchDisks())
+		fmt.Fprintf(os.Stderr, "usage: sandbox [-timeout D] [-disk-size SIZE] -- COMMAND [ARG...]\n       sandbox -prepare-systemd-root\n\nRuns COMMAND as root in the sandbox kernel, with scratch disks %v.\n\n", testhost.ScratchDisks())
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *prepare {
+		root, err := testhost.PrepareSystemdRoot(context.Background(), os.Stdout)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println("systemd test host root:", root)
+		return
+	}
 	if flag.NArg() == 0 {
 		flag.Usage()
 		os.Exit(2)
