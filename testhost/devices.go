@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 // mountEntry is one line of /proc/self/mountinfo, reduced to what the
@@ -24,59 +25,17 @@ func (m mountEntry) String() string {
 	return fmt.Sprintf("%s (%s, %d:%d) on %s", m.source, m.fstype, m.major, m.minor, m.target)
 }
 
-// parseMountInfo parses /proc/self/mountinfo (proc(5)): "ID PARENT MAJ:MIN
-// ROOT TARGET OPTIONS [OPTIONAL…] - FSTYPE SOURCE SUPEROPTIONS".
+// parseMountInfo parses /proc/self/mountinfo (proc(5)).
 func parseMountInfo(data []byte) ([]mountEntry, error) {
-	var mounts []mountEntry
-	for n, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		f := strings.Fields(string(line))
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 7 || sep < 0 || sep+2 >= len(f) {
-			return nil, fmt.Errorf("mountinfo line %d is malformed: %q", n+1, line)
-		}
-		maj, min, ok := strings.Cut(f[2], ":")
-		ma, err1 := strconv.ParseUint(maj, 10, 32)
-		mi, err2 := strconv.ParseUint(min, 10, 32)
-		if !ok || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("mountinfo line %d has a bad device number %q", n+1, f[2])
-		}
-		mounts = append(mounts, mountEntry{
-			major:  uint32(ma),
-			minor:  uint32(mi),
-			target: unescapeMount(f[4]),
-			fstype: f[sep+1],
-			source: unescapeMount(f[sep+2]),
-		})
+	entries, err := mountinfo.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	mounts := make([]mountEntry, len(entries))
+	for i, e := range entries {
+		mounts[i] = mountEntry{major: e.Major, minor: e.Minor, target: e.Target, fstype: e.FSType, source: e.Source}
 	}
 	return mounts, nil
-}
-
-// unescapeMount undoes the kernel's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // blockDev names a block device the way the kernel does: name is "ubda1",
