@@ -20,6 +20,7 @@ import (
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/providers/cache"
 	"github.com/rigplan/rigplan/providers/lvm"
+	"github.com/rigplan/rigplan/providers/nspawn"
 	"github.com/rigplan/rigplan/providers/podman"
 	"github.com/rigplan/rigplan/schema"
 )
@@ -53,6 +54,7 @@ func (a *app) allProviders(run sysexec.Runner) []providers.Provider {
 		lvm.New(run, lvm.Options{}),
 		cache.New(run, cache.Options{Root: a.getenv(rootEnv), Executable: exe}),
 		podman.New(run, podman.Options{Root: a.getenv(rootEnv), Progress: a.imageProgress()}),
+		nspawn.New(run, nspawn.Options{Root: a.getenv(rootEnv)}),
 	}
 }
 

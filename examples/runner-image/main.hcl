@@ -1,6 +1,7 @@
-# The root filesystems of ephemeral runner machines, declared: the original
-# setup's runner image built on this host from the Containerfile in
-# runner/, and a plain Debian root copied from a registry.
+# Ephemeral runner machines, declared: the original setup's runner image
+# built on this host from the Containerfile in runner/, a plain Debian
+# root copied from a registry, and the original's systemd-nspawn machine
+# running the runner image (at the end).
 #
 #   rigplan plan  examples/runner-image
 #   rigplan apply examples/runner-image
@@ -39,4 +40,45 @@ output "runner_rootfs" {
 
 output "runner_digest" {
   value = image.runner.digest
+}
+
+# The original setup's runner machine, systemd-nspawn@github-runner.service:
+# /etc/systemd/nspawn/github-runner.nspawn and a drop-in for the unit,
+# with the runner image unpacked into /var/lib/machines/github-runner,
+# its files already shifted into the machine's user range (the original's
+# one-off `--private-users-ownership=chown` run, done by rigplan).
+#
+# After each job the runner in the machine powers it off
+# (OnSuccess=poweroff.target in runner/github-runner.service), systemd
+# boots it again (restart = "always"), and the volatile overlay has thrown
+# away whatever the job wrote.
+machine "runner" {
+  name = "github-runner"
+  # A new image replaces the root between jobs: plan says when a job is
+  # running, and apply waits for it (job_wait) before swapping.
+  image        = image.runner.layout
+  image_digest = image.runner.digest
+
+  # Root in the machine is uid 570097664 on the host. The range is twice
+  # 65536: jobs give the second half to rootless podman.
+  private_users = "570097664:131072"
+  ownership     = "off"
+  nested_podman = true
+
+  volatile  = "overlay"
+  read_only = true
+  # The cache agent's socket directory (examples/lvm-cache's
+  # cache.friend.socket_directory); apply refuses to start the machine
+  # until it exists.
+  bind_read_only = ["/run/rigplan-cache"]
+  resolv_conf    = "replace-host"
+  link_journal   = "try-host"
+
+  restart = "always"
+  # Without it, something in the machine complains about keyrings.
+  unit_environment = { SYSTEMD_SECCOMP = "0" }
+}
+
+output "runner_machine_unit" {
+  value = machine.runner.unit
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/systemd"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/schema"
@@ -67,11 +68,11 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 		return none, errDiag("Invalid cache agent configuration", err.Error())
 	}
 	unitPath, cfgPath, pendingPath := p.onHost(ps.unitFile), p.onHost(ps.configFile), p.onHost(ps.pending)
-	curUnit, err := readFile(unitPath)
+	curUnit, err := fsutil.ReadFile(unitPath)
 	if err != nil {
 		return none, errorf("Cannot read the cache agent's unit", "%s: %v", ps.unitFile, err)
 	}
-	curCfg, err := readFile(cfgPath)
+	curCfg, err := fsutil.ReadFile(cfgPath)
 	if err != nil {
 		return none, errorf("Cannot read the cache agent's configuration", "%s: %v", ps.configFile, err)
 	}
@@ -91,7 +92,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	}
 
 	unitChanged, cfgChanged := !bytes.Equal(curUnit, files.unit), !bytes.Equal(curCfg, files.config)
-	owed, err := exists(pendingPath)
+	owed, err := fsutil.Exists(pendingPath)
 	if err != nil {
 		return none, errorf("Cannot tell whether a restart is owed", "%s: %v", ps.pending, err)
 	}
@@ -109,7 +110,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 			if !s.write {
 				continue
 			}
-			if err := writeAtomic(p.onHost(s.at), s.data); err != nil {
+			if err := fsutil.WriteAtomic(p.onHost(s.at), s.data, fileMode); err != nil {
 				return none, errorf("Cannot "+s.what+" of the cache agent", "%s: %v", s.at, err)
 			}
 		}
@@ -139,7 +140,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	if err := run(ctx, ps.unit); err != nil {
 		return none, p.startFailure(ctx, verb, ps, err)
 	}
-	if err := removeFile(pendingPath); err != nil {
+	if err := fsutil.Remove(pendingPath); err != nil {
 		return none, errorf("Cannot clear the cache agent's restart mark", "%s: %v. The agent was restarted; the next apply restarts it once more.", ps.pending, err)
 	}
 	st, err = p.status(ctx, ps.unit)
@@ -230,7 +231,7 @@ func (p *Provider) startFailure(ctx context.Context, verb string, ps paths, err 
 // directory stays too, since machines may bind it.
 func (p *Provider) remove(ctx context.Context, addr schema.Address, ps paths) hcl.Diagnostics {
 	unitPath := p.onHost(ps.unitFile)
-	cur, err := readFile(unitPath)
+	cur, err := fsutil.ReadFile(unitPath)
 	if err != nil {
 		return errorf("Cannot read the cache agent's unit", "%s: %v", ps.unitFile, err)
 	}
@@ -254,7 +255,7 @@ func (p *Provider) remove(ctx context.Context, addr schema.Address, ps paths) hc
 		}
 	}
 	for _, f := range []string{ps.unitFile, ps.configFile, ps.pending} {
-		if err := removeFile(p.onHost(f)); err != nil {
+		if err := fsutil.Remove(p.onHost(f)); err != nil {
 			return errorf("Cannot remove the cache agent's files", "%s: %v", f, err)
 		}
 	}

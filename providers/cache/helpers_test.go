@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/internal/systemd/standin"
 	"github.com/rigplan/rigplan/providers"
@@ -145,7 +146,7 @@ func (e *env) mustConverge(addr schema.Address, config cty.Value) providers.Acti
 // file reads a host path under the root ("" when missing).
 func (e *env) file(p string) string {
 	e.t.Helper()
-	b, err := readFile(filepath.Join(e.root, p))
+	b, err := fsutil.ReadFile(filepath.Join(e.root, p))
 	if err != nil {
 		e.t.Fatal(err)
 	}

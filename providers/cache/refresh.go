@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/systemd"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/schema"
@@ -158,7 +159,7 @@ func (p *Provider) unitFiles() (map[string][]byte, error) {
 func (p *Provider) readState(addr schema.Address, ps paths, unit []byte, u unitFile, st systemd.UnitStatus) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vals := nullAttrs(p.schema)
-	if cfg, err := readFile(p.onHost(ps.configFile)); err != nil {
+	if cfg, err := fsutil.ReadFile(p.onHost(ps.configFile)); err != nil {
 		diags = append(diags, warnDiag("Cache agent configuration unreadable", fmt.Sprintf("%s: %v. The next apply writes it again.", ps.configFile, err)))
 	} else if cfg == nil {
 		diags = append(diags, warnDiag("Cache agent configuration missing", fmt.Sprintf("%s (for %s) does not exist; the next apply writes it again.", ps.configFile, addr)))
@@ -197,7 +198,7 @@ func (p *Provider) readState(addr schema.Address, ps paths, unit []byte, u unitF
 	vals["active_state"] = cty.StringVal(st.ActiveState)
 	vals["unit_file_state"] = cty.StringVal(st.UnitFileState)
 	vals["need_daemon_reload"] = cty.BoolVal(st.NeedDaemonReload)
-	pending, err := exists(p.onHost(ps.pending))
+	pending, err := fsutil.Exists(p.onHost(ps.pending))
 	if err != nil {
 		diags = append(diags, warnDiag("Cannot tell whether a restart is pending", err.Error()))
 	}

@@ -12,6 +12,10 @@
 #   STATE/journal         what journalctl prints
 #   STATE/down            present: every call fails as without systemd
 #
+# An instance unit (a@i.service) without a file of its own is loaded from
+# its template, a@.service, in ROOT/etc/systemd/system or
+# ROOT/lib/systemd/system.
+#
 # A unit file is loaded on demand (as systemd loads a unit a call names)
 # and again by daemon-reload; NeedDaemonReload says whether the file on
 # disk changed since.
@@ -47,10 +51,25 @@ done
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 
+# file U: U's unit file, or for an instance (a@i.service) its template
+# a@.service in $UNITS or $ROOT/lib/systemd/system; empty when none.
+file() {
+	if [ -e "$UNITS/$1" ]; then echo "$UNITS/$1"; return; fi
+	case $1 in
+	*@*.*)
+		t="${1%%@*}@.${1##*.}"
+		for d in "$UNITS" "$ROOT/lib/systemd/system"; do
+			if [ -e "$d/$t" ]; then echo "$d/$t"; return; fi
+		done
+		;;
+	esac
+}
+
 # load U: on demand, as systemd does for a unit a call names.
 load() {
-	if [ ! -e "$STATE/$1.loaded" ] && [ -e "$UNITS/$1" ]; then
-		sum "$UNITS/$1" >"$STATE/$1.loaded"
+	f=$(file "$1")
+	if [ ! -e "$STATE/$1.loaded" ] && [ -n "$f" ]; then
+		sum "$f" >"$STATE/$1.loaded"
 	fi
 	[ -e "$STATE/$1.loaded" ]
 }
@@ -70,7 +89,8 @@ show)
 		echo "Id=$u"
 		if load "$u"; then
 			echo "LoadState=loaded"
-			echo "FragmentPath=/etc/systemd/system/$u"
+			f=$(file "$u")
+			echo "FragmentPath=${f#"$ROOT"}"
 		else
 			echo "LoadState=not-found"
 			echo "FragmentPath="
@@ -87,14 +107,15 @@ show)
 			if [ -e "$d" ]; then dropins="$dropins /etc/systemd/system/$u.d/$(basename "$d")"; fi
 		done
 		echo "DropInPaths=${dropins# }"
-		if [ ! -e "$UNITS/$u" ]; then
+		f=$(file "$u")
+		if [ -z "$f" ]; then
 			echo "UnitFileState="
 		elif [ -e "$STATE/$u.enabled" ]; then
 			echo "UnitFileState=enabled"
 		else
 			echo "UnitFileState=disabled"
 		fi
-		if [ -e "$UNITS/$u" ] && [ -e "$STATE/$u.loaded" ] && [ "$(sum "$UNITS/$u")" != "$(cat "$STATE/$u.loaded")" ]; then
+		if [ -n "$f" ] && [ -e "$STATE/$u.loaded" ] && [ "$(sum "$f")" != "$(cat "$STATE/$u.loaded")" ]; then
 			echo "NeedDaemonReload=yes"
 		else
 			echo "NeedDaemonReload=no"
@@ -103,7 +124,7 @@ show)
 	;;
 enable)
 	for u in $units; do
-		if [ ! -e "$UNITS/$u" ]; then
+		if [ -z "$(file "$u")" ]; then
 			echo "Failed to enable unit: Unit file $u does not exist." >&2
 			exit 1
 		fi
