@@ -40,9 +40,17 @@ demo: deps build
 build:
 	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/rigplan ./cmd/rigplan
 
+# The packages that boot a test kernel, slowest first. go test runs two
+# test binaries at a time (two CPUs) and starts them in the order given,
+# so listing these before ./... keeps both slots busy to the end instead
+# of leaving the longest for last.
+SLOW_TESTS := ./providers/lvm/lvmtest ./cmd/rigplan/hosttest \
+	./cache/store/lvmstore/lvmstoretest ./cache/agent/lvmagent \
+	./testhost/systemdtest ./testhost/selftest ./providers/cache/cachetest
+
 test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(SLOW_TESTS) ./...
 
 # Benchmarks print figures measured side by side in one run; nothing
 # asserts on time (shared/TESTING.md). Packages run one at a time, so that
