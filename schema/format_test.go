@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rigplan/rigplan/internal/golden"
 )
 
 // formatCases are the inputs under testdata/format that parse; each has
@@ -25,7 +27,7 @@ func TestFormatFileGolden(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())
 			}
-			checkGolden(t, path+".golden", got)
+			golden.Check(t, path+".golden", got)
 
 			again, _ := FormatFile(got, name)
 			if string(again) != string(got) {
@@ -116,7 +118,7 @@ func TestFormatDir(t *testing.T) {
 	if len(diags) != 1 || !strings.Contains(diags[0].Subject.Filename, "broken.hcl") {
 		t.Errorf("check: diags = %v, want one error in broken.hcl", diags)
 	}
-	checkGolden(t, filepath.Join(testdata, "format", "dir.diff.golden"), []byte(diff))
+	golden.Check(t, filepath.Join(testdata, "format", "dir.diff.golden"), []byte(diff))
 	if after := snapshot(); !maps.Equal(before, after) {
 		t.Error("check mode modified files")
 	}

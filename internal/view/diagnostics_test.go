@@ -3,8 +3,6 @@ package view
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,28 +12,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rigplan/rigplan/internal/golden"
 )
-
-// update rewrites the golden files: go test ./internal/view -update.
-var update = flag.Bool("update", false, "rewrite golden files under testdata with the current output")
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "diagnostics", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (go test -update creates it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 // fixture parses the test configuration and builds diagnostics of every
 // kind: from the parser, from evaluation (with values), made by hand on
@@ -118,7 +97,7 @@ func TestWriteDiagnosticsGolden(t *testing.T) {
 			if err := WriteDiagnostics(&buf, diags, files, tt.format, tt.color, 72); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.golden, buf.Bytes())
+			golden.Check(t, filepath.Join("testdata", "diagnostics", tt.golden), buf.Bytes())
 		})
 	}
 }

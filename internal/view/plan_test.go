@@ -3,12 +3,11 @@ package view
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/golden"
 	"github.com/rigplan/rigplan/planner"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/schema"
@@ -87,7 +86,7 @@ func schemas(typ string) (*schema.Resource, bool) { return pool, typ == "pool" }
 func TestWritePlanGolden(t *testing.T) {
 	var buf bytes.Buffer
 	WritePlan(&buf, samplePlan(), schemas, false)
-	golden(t, "plan_human.golden", buf.Bytes())
+	golden.Check(t, "testdata/plan_human.golden", buf.Bytes())
 }
 
 func TestWritePlanJSONGolden(t *testing.T) {
@@ -102,7 +101,7 @@ func TestWritePlanJSONGolden(t *testing.T) {
 	if doc["format_version"] != "1.2" || len(doc["resource_changes"].([]any)) != 5 {
 		t.Errorf("unexpected JSON plan shape: format_version=%v", doc["format_version"])
 	}
-	golden(t, "plan_json.golden", buf.Bytes())
+	golden.Check(t, "testdata/plan_json.golden", buf.Bytes())
 }
 
 func TestWritePlanNoChanges(t *testing.T) {
@@ -110,22 +109,5 @@ func TestWritePlanNoChanges(t *testing.T) {
 	WritePlan(&buf, &planner.Plan{}, schemas, false)
 	if got := buf.String(); got != "No changes. The host matches the configuration.\n" {
 		t.Errorf("got %q", got)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (go test -update rewrites it after review):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }

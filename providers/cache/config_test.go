@@ -10,6 +10,7 @@ import (
 
 	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/cache/protocol"
+	"github.com/rigplan/rigplan/providers/providertest"
 )
 
 // TestConfigFileRoundTrip renders each configuration into the agent's
@@ -18,7 +19,7 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	p := New(nil, Options{})
 	for name, src := range map[string]string{"btrfs": btrfsCache, "lvm": lvmCache} {
 		t.Run(name, func(t *testing.T) {
-			v, diags := decodeConfig(p, ci, src)
+			v, diags := providertest.Decode(p, ci, src)
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
@@ -61,7 +62,7 @@ func TestConfigFileRoundTrip(t *testing.T) {
 // "off", fractional percentages, durations.
 func TestConfigFileMeaning(t *testing.T) {
 	p := New(nil, Options{})
-	v, _ := decodeConfig(p, ci, lvmCache)
+	v, _ := providertest.Decode(p, ci, lvmCache)
 	fc, err := fileConfig("ci", withBlockDefaults(p.schema, v))
 	if err != nil {
 		t.Fatal(err)

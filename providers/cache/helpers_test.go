@@ -1,19 +1,17 @@
 package cache
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/internal/systemd/standin"
-	"github.com/rigplan/rigplan/providers"
+	"github.com/rigplan/rigplan/providers/providertest"
 	"github.com/rigplan/rigplan/schema"
 )
 
@@ -26,6 +24,9 @@ const testExecutable = "/usr/local/bin/rigplan"
 // env is a provider on a temporary root, with a scripted systemctl run
 // through a real sysexec runner.
 type env struct {
+	// Harness drives the provider as the planner does (Config, Refresh,
+	// Prior, Plan, Converge).
+	providertest.Harness
 	t    *testing.T
 	root string
 	fake *standin.Fake
@@ -45,102 +46,7 @@ func newEnv(t *testing.T) *env {
 	fake := standin.New(t, root)
 	p := New(sysexec.Refuse{Reason: "the cache provider runs commands only through its systemd.Manager"},
 		Options{Root: root, Executable: testExecutable, Systemd: fake.Manager(sysexec.Host{})})
-	return &env{t: t, root: root, fake: fake, p: p}
-}
-
-// config decodes the body of cache blocks, each written as the whole
-// block (`cache "ci" { ... }`), the way the loader does, and returns the
-// value of the block at addr.
-func (e *env) config(addr schema.Address, src string) cty.Value {
-	e.t.Helper()
-	v, diags := decodeConfig(e.p, addr, src)
-	if diags.HasErrors() {
-		e.t.Fatalf("config does not decode: %v", diags)
-	}
-	return v
-}
-
-// decodeConfig loads src and decodes the block of addr (literal values
-// only), with every diagnostic the loader and the schema give.
-func decodeConfig(p *Provider, addr schema.Address, src string) (cty.Value, hcl.Diagnostics) {
-	reg, err := providers.NewRegistry(p)
-	if err != nil {
-		panic(err)
-	}
-	cfg, diags := schema.LoadSources("cfg", map[string][]byte{"main.hcl": []byte(src)}, reg)
-	if diags.HasErrors() {
-		return cty.NilVal, diags
-	}
-	rb := cfg.ResourceBlock(addr)
-	if rb == nil {
-		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "no block " + addr.String()}}
-	}
-	dec, d := schema.DecodeResource(rb, nil)
-	diags = append(diags, d...)
-	if dec == nil {
-		return cty.NilVal, diags
-	}
-	return dec.Value, diags
-}
-
-// refresh returns what Refresh found, by address, failing on errors.
-func (e *env) refresh(desired ...providers.Instance) (map[schema.Address]providers.Object, hcl.Diagnostics) {
-	e.t.Helper()
-	resp := e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: desired})
-	if resp.Diagnostics.HasErrors() {
-		e.t.Fatalf("refresh: %v", resp.Diagnostics)
-	}
-	out := map[schema.Address]providers.Object{}
-	for _, o := range resp.Objects {
-		out[o.Addr] = o
-	}
-	return out, resp.Diagnostics
-}
-
-// prior is the managed state of addr, or null.
-func (e *env) prior(addr schema.Address, config cty.Value) cty.Value {
-	e.t.Helper()
-	objs, _ := e.refresh(providers.Instance{Addr: addr, Config: config})
-	if o, ok := objs[addr]; ok && o.Managed {
-		return o.State
-	}
-	return cty.NullVal(e.p.schema.ImpliedType())
-}
-
-func (e *env) plan(addr schema.Address, config, prior cty.Value) *providers.PlanResponse {
-	e.t.Helper()
-	resp := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: addr, Config: config, Prior: prior})
-	if resp.Diagnostics.HasErrors() {
-		e.t.Fatalf("plan: %v", resp.Diagnostics)
-	}
-	return resp
-}
-
-// converge refreshes, plans and applies addr's config as the planner
-// would, and returns the change's action and the apply's response (nil
-// for no change).
-func (e *env) converge(addr schema.Address, config cty.Value) (providers.Action, *providers.ApplyResponse) {
-	e.t.Helper()
-	prior := e.prior(addr, config)
-	planned := e.plan(addr, config, prior).Planned
-	action := providers.Update
-	switch {
-	case prior.IsNull():
-		action = providers.Create
-	case prior.RawEquals(planned):
-		return providers.NoOp, nil
-	}
-	return action, e.p.Apply(context.Background(), &providers.ApplyRequest{Addr: addr, Action: action, Prior: prior, Planned: planned})
-}
-
-// mustConverge converges and fails on errors.
-func (e *env) mustConverge(addr schema.Address, config cty.Value) providers.Action {
-	e.t.Helper()
-	action, resp := e.converge(addr, config)
-	if resp != nil && resp.Diagnostics.HasErrors() {
-		e.t.Fatalf("apply: %v", resp.Diagnostics)
-	}
-	return action
+	return &env{Harness: providertest.Harness{T: t, P: p}, t: t, root: root, fake: fake, p: p}
 }
 
 // file reads a host path under the root ("" when missing).

@@ -23,8 +23,8 @@ const (
 
 func TestCreate(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	if a := e.mustConverge(ci, cfg); a != providers.Create {
+	cfg := e.Config(ci, btrfsCache)
+	if a := e.MustConverge(ci, cfg); a != providers.Create {
 		t.Fatalf("action %v, want create", a)
 	}
 	if got, want := e.calls(), []string{
@@ -66,10 +66,10 @@ func TestCreate(t *testing.T) {
 	}
 
 	// The next plan has nothing to do, and refresh read it all back.
-	if a := e.mustConverge(ci, cfg); a != providers.NoOp {
+	if a := e.MustConverge(ci, cfg); a != providers.NoOp {
 		t.Errorf("second converge: %v", a)
 	}
-	st := e.prior(ci, cfg)
+	st := e.Prior(ci, cfg)
 	for k, want := range map[string]cty.Value{
 		"active_state": cty.StringVal("active"), "unit_file_state": cty.StringVal("enabled"),
 		"executable": cty.StringVal(testExecutable), "socket_directory": cty.StringVal("/run/rigplan-cache"),
@@ -85,9 +85,9 @@ func TestCreate(t *testing.T) {
 // each change shows in the state and that one apply undoes them all.
 func TestDrift(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, lvmCache)
-	e.mustConverge(ci, cfg)
-	clean := e.prior(ci, cfg)
+	cfg := e.Config(ci, lvmCache)
+	e.MustConverge(ci, cfg)
+	clean := e.Prior(ci, cfg)
 	e.calls()
 
 	unit := e.file(ciUnitFile)
@@ -99,7 +99,7 @@ func TestDrift(t *testing.T) {
 	e.fake.SetActive(t, ciUnit, "failed")
 	e.fake.SetEnabled(t, ciUnit, false)
 
-	drifted := e.prior(ci, cfg)
+	drifted := e.Prior(ci, cfg)
 	want := map[string]cty.Value{
 		"active_state":          cty.StringVal("failed"),
 		"unit_file_state":       cty.StringVal("disabled"),
@@ -120,7 +120,7 @@ func TestDrift(t *testing.T) {
 		}
 	}
 
-	if a := e.mustConverge(ci, cfg); a != providers.Update {
+	if a := e.MustConverge(ci, cfg); a != providers.Update {
 		t.Fatalf("action %v, want update", a)
 	}
 	if got := e.calls(); !contains(got, "systemctl restart -- "+ciUnit) || !contains(got, "systemctl daemon-reload") || !contains(got, "systemctl enable --quiet -- "+ciUnit) {
@@ -129,7 +129,7 @@ func TestDrift(t *testing.T) {
 	if e.file(ciUnitFile) != unit {
 		t.Error("the unit was not restored")
 	}
-	if after := e.prior(ci, cfg); !after.RawEquals(clean) {
+	if after := e.Prior(ci, cfg); !after.RawEquals(clean) {
 		t.Errorf("after apply:\n%#v\nwant:\n%#v", after, clean)
 	}
 }
@@ -139,29 +139,29 @@ func TestDrift(t *testing.T) {
 // the plan says so.
 func TestRestartOnlyForChangedFiles(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	e.mustConverge(ci, cfg)
+	cfg := e.Config(ci, btrfsCache)
+	e.MustConverge(ci, cfg)
 	e.calls()
 
 	e.fake.SetActive(t, ciUnit, "")
-	prior := e.prior(ci, cfg)
-	if resp := e.plan(ci, cfg, prior); hasDiag(resp.Diagnostics, hcl.DiagWarning, "will restart") {
+	prior := e.Prior(ci, cfg)
+	if resp := e.Plan(ci, cfg, prior); hasDiag(resp.Diagnostics, hcl.DiagWarning, "will restart") {
 		t.Errorf("a stopped agent is not restarted: %v", resp.Diagnostics)
 	}
 	e.calls()
-	e.mustConverge(ci, cfg)
+	e.MustConverge(ci, cfg)
 	if got, want := e.calls(), []string{"systemctl show", "systemctl show", "systemctl start -- " + ciUnit, "systemctl show"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
 
-	changed := e.config(ci, strings.Replace(btrfsCache, "machines", "commit = \"on-save\"\n  machines", 1))
-	prior = e.prior(ci, changed)
-	resp := e.plan(ci, changed, prior)
+	changed := e.Config(ci, strings.Replace(btrfsCache, "machines", "commit = \"on-save\"\n  machines", 1))
+	prior = e.Prior(ci, changed)
+	resp := e.Plan(ci, changed, prior)
 	if !hasDiag(resp.Diagnostics, hcl.DiagWarning, "The cache agent will restart") || !hasDiag(resp.Diagnostics, hcl.DiagWarning, "rebuilds its view") {
 		t.Errorf("no restart notice: %v", resp.Diagnostics)
 	}
 	e.calls()
-	e.mustConverge(ci, changed)
+	e.MustConverge(ci, changed)
 	got := e.calls()
 	if !contains(got, "systemctl restart -- "+ciUnit) || contains(got, "systemctl daemon-reload") {
 		t.Errorf("a changed configuration restarts without a reload: %q", got)
@@ -170,9 +170,9 @@ func TestRestartOnlyForChangedFiles(t *testing.T) {
 
 func TestStartFailureIsExplainedAndOwed(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
+	cfg := e.Config(ci, btrfsCache)
 	e.fake.FailStart(t, "level=ERROR msg=\"btrfs cache store: snapshot directory /srv/cache/snapshots: no such file or directory\"")
-	_, resp := e.converge(ci, cfg)
+	_, _, resp := e.Converge(ci, cfg)
 	if !resp.Diagnostics.HasErrors() {
 		t.Fatal("apply succeeded")
 	}
@@ -181,7 +181,7 @@ func TestStartFailureIsExplainedAndOwed(t *testing.T) {
 		!strings.Contains(d.Detail, "snapshot directory /srv/cache/snapshots: no such file") || !strings.Contains(d.Detail, "journalctl -u "+ciUnit) {
 		t.Errorf("diagnostic: %s\n%s", d.Summary, d.Detail)
 	}
-	st := e.prior(ci, cfg)
+	st := e.Prior(ci, cfg)
 	if !st.GetAttr("restart_pending").True() || st.GetAttr("active_state").AsString() != "failed" {
 		t.Errorf("restart_pending %#v, active_state %#v", st.GetAttr("restart_pending"), st.GetAttr("active_state"))
 	}
@@ -189,22 +189,22 @@ func TestStartFailureIsExplainedAndOwed(t *testing.T) {
 	// Fixed: the owed restart happens, though no file changes.
 	e.fake.FailStart(t, "")
 	e.calls()
-	if a := e.mustConverge(ci, cfg); a != providers.Update {
+	if a := e.MustConverge(ci, cfg); a != providers.Update {
 		t.Fatalf("action %v", a)
 	}
 	if got := e.calls(); !contains(got, "systemctl restart -- "+ciUnit) {
 		t.Errorf("calls %q", got)
 	}
-	if st := e.prior(ci, cfg); st.GetAttr("restart_pending").True() {
+	if st := e.Prior(ci, cfg); st.GetAttr("restart_pending").True() {
 		t.Error("the restart mark stayed")
 	}
 }
 
 func TestDelete(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	e.mustConverge(ci, cfg)
-	prior := e.prior(ci, cfg)
+	cfg := e.Config(ci, btrfsCache)
+	e.MustConverge(ci, cfg)
+	prior := e.Prior(ci, cfg)
 	e.calls()
 
 	// A deletion is never refused: the agent holds no data.
@@ -226,18 +226,18 @@ func TestDelete(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.root, "/run/rigplan-cache")); err != nil {
 		t.Errorf("the socket directory, which machines may bind, was removed: %v", err)
 	}
-	if objs, _ := e.refresh(); len(objs) != 0 {
+	if objs, _ := e.Refresh(); len(objs) != 0 {
 		t.Errorf("refresh after delete: %v", objs)
 	}
 }
 
 func TestForeignUnitIsNeverTouched(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
+	cfg := e.Config(ci, btrfsCache)
 	const handmade = "[Service]\nExecStart=/usr/local/bin/lvm-cache-friend.py\n"
 	e.writeFile(ciUnitFile, handmade)
 
-	objs, _ := e.refresh(providers.Instance{Addr: ci, Config: cfg})
+	objs, _ := e.Refresh(providers.Instance{Addr: ci, Config: cfg})
 	if o, ok := objs[ci]; !ok || o.Managed || o.ID != ciUnitFile {
 		t.Errorf("refresh: %+v", objs)
 	}
@@ -245,7 +245,7 @@ func TestForeignUnitIsNeverTouched(t *testing.T) {
 		t.Errorf("refresh of an unmanaged unit ran %q", got)
 	}
 	// Even if the planner were bypassed, apply refuses.
-	planned := e.plan(ci, cfg, cty.NullVal(e.p.schema.ImpliedType())).Planned
+	planned := e.Plan(ci, cfg, cty.NullVal(e.p.schema.ImpliedType())).Planned
 	resp := e.p.Apply(context.Background(), &providers.ApplyRequest{Addr: ci, Action: providers.Create, Prior: cty.NullVal(e.p.schema.ImpliedType()), Planned: planned})
 	if !hasDiag(resp.Diagnostics, hcl.DiagError, "rigplan will not overwrite it") {
 		t.Errorf("apply: %v", resp.Diagnostics)
@@ -261,9 +261,9 @@ func TestForeignUnitIsNeverTouched(t *testing.T) {
 
 func TestConfigFileWithoutUnit(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
+	cfg := e.Config(ci, btrfsCache)
 	null := cty.NullVal(e.p.schema.ImpliedType())
-	planned := e.plan(ci, cfg, null).Planned
+	planned := e.Plan(ci, cfg, null).Planned
 	create := func() *providers.ApplyResponse {
 		return e.p.Apply(context.Background(), &providers.ApplyRequest{Addr: ci, Action: providers.Create, Prior: null, Planned: planned})
 	}
@@ -283,7 +283,7 @@ func TestMarkOfAnotherAddress(t *testing.T) {
 	e := newEnv(t)
 	e.writeFile(ciUnitFile, "# rigplan:managed cache.other\n")
 	e.writeFile("/etc/systemd/system/rigplan-cache-x.service", "# rigplan:managed volume.x\n")
-	objs, diags := e.refresh()
+	objs, diags := e.Refresh()
 	if len(objs) != 0 || !hasDiag(diags, hcl.DiagWarning, "whose unit would be rigplan-cache-other.service") || !hasDiag(diags, hcl.DiagWarning, "which is not a cache") {
 		t.Errorf("objects %v, diagnostics %v", objs, diags)
 	}
@@ -292,7 +292,7 @@ func TestMarkOfAnotherAddress(t *testing.T) {
 func TestRefreshWithoutUnitsRunsNothing(t *testing.T) {
 	e := newEnv(t)
 	e.fake.Down(t)
-	objs, diags := e.refresh(providers.Instance{Addr: ci, Config: e.config(ci, btrfsCache)})
+	objs, diags := e.Refresh(providers.Instance{Addr: ci, Config: e.Config(ci, btrfsCache)})
 	if len(objs) != 0 || len(diags) != 0 || len(e.fake.Calls(t)) != 0 {
 		t.Errorf("objects %v, diagnostics %v, calls %q", objs, diags, e.fake.Calls(t))
 	}
@@ -300,8 +300,8 @@ func TestRefreshWithoutUnitsRunsNothing(t *testing.T) {
 
 func TestRefreshWithoutSystemd(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	e.mustConverge(ci, cfg)
+	cfg := e.Config(ci, btrfsCache)
+	e.MustConverge(ci, cfg)
 	e.fake.Down(t)
 	resp := e.p.Refresh(context.Background(), &providers.RefreshRequest{})
 	if !hasDiag(resp.Diagnostics, hcl.DiagError, "need a host booted with systemd") || !hasDiag(resp.Diagnostics, hcl.DiagError, "not been booted with systemd") {
@@ -313,7 +313,7 @@ func TestNamesAndSocketsMustBeUnique(t *testing.T) {
 	e := newEnv(t)
 	keyed := mustAddr(t, `cache.ci["x"]`)
 	dashed := mustAddr(t, `cache.ci-x`)
-	cfg := e.config(ci, btrfsCache)
+	cfg := e.Config(ci, btrfsCache)
 	resp := e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{
 		{Addr: keyed, Config: cfg}, {Addr: dashed, Config: cfg},
 	}})
@@ -330,9 +330,9 @@ func TestNamesAndSocketsMustBeUnique(t *testing.T) {
 
 func TestMaskedIsRefused(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	e.mustConverge(ci, cfg)
-	prior := e.prior(ci, cfg)
+	cfg := e.Config(ci, btrfsCache)
+	e.MustConverge(ci, cfg)
+	prior := e.Prior(ci, cfg)
 	m := prior.AsValueMap()
 	m["unit_file_state"] = cty.StringVal("masked")
 	resp := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: ci, Config: cfg, Prior: cty.ObjectVal(m)})
@@ -343,9 +343,9 @@ func TestMaskedIsRefused(t *testing.T) {
 
 func TestExecutable(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, strings.Replace(btrfsCache, "machines", "executable = \"/opt/rigplan/bin/rigplan\"\n  machines", 1))
+	cfg := e.Config(ci, strings.Replace(btrfsCache, "machines", "executable = \"/opt/rigplan/bin/rigplan\"\n  machines", 1))
 	null := cty.NullVal(e.p.schema.ImpliedType())
-	resp := e.plan(ci, cfg, null)
+	resp := e.Plan(ci, cfg, null)
 	if !hasDiag(resp.Diagnostics, hcl.DiagWarning, "/opt/rigplan/bin/rigplan, which is not an executable file") {
 		t.Errorf("plan: %v", resp.Diagnostics)
 	}
@@ -356,15 +356,15 @@ func TestExecutable(t *testing.T) {
 
 	// Once made, the service keeps its binary whichever rigplan applies.
 	e2 := newEnv(t)
-	plain := e2.config(ci, btrfsCache)
-	e2.mustConverge(ci, plain)
+	plain := e2.Config(ci, btrfsCache)
+	e2.MustConverge(ci, plain)
 	built := filepath.Join(os.TempDir(), "go-build1", "rigplan") // go run's binary
 	e2.writeFile(built, "")
 	if err := os.Chmod(filepath.Join(e2.root, built), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	moved := New(nil, Options{Root: e2.root, Executable: built, Systemd: e2.fake.Manager(nil)})
-	if got := moved.Plan(context.Background(), &providers.PlanRequest{Addr: ci, Config: plain, Prior: e2.prior(ci, plain)}); got.Planned.GetAttr("executable").AsString() != testExecutable {
+	if got := moved.Plan(context.Background(), &providers.PlanRequest{Addr: ci, Config: plain, Prior: e2.Prior(ci, plain)}); got.Planned.GetAttr("executable").AsString() != testExecutable {
 		t.Errorf("executable became %#v", got.Planned.GetAttr("executable"))
 	}
 	// A new one from a build directory is warned about.
@@ -376,27 +376,27 @@ func TestExecutable(t *testing.T) {
 
 func TestDurationsKeepTheirSpelling(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, strings.Replace(btrfsCache, "machines", "limits { read_timeout = \"120s\" }\n  machines", 1))
-	e.mustConverge(ci, cfg)
+	cfg := e.Config(ci, strings.Replace(btrfsCache, "machines", "limits { read_timeout = \"120s\" }\n  machines", 1))
+	e.MustConverge(ci, cfg)
 	if !strings.Contains(e.file(ciConfigFile), `"read_timeout": "2m0s"`) {
 		t.Errorf("config:\n%s", e.file(ciConfigFile))
 	}
-	if got := e.prior(ci, cfg).GetAttr("limits").GetAttr("read_timeout"); !got.RawEquals(cty.StringVal("120s")) {
+	if got := e.Prior(ci, cfg).GetAttr("limits").GetAttr("read_timeout"); !got.RawEquals(cty.StringVal("120s")) {
 		t.Errorf("read_timeout read back as %#v", got)
 	}
-	if a := e.mustConverge(ci, cfg); a != providers.NoOp {
+	if a := e.MustConverge(ci, cfg); a != providers.NoOp {
 		t.Errorf("action %v", a)
 	}
 }
 
 func TestUnknownValuesPlanUnknownHashes(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, lvmCache)
+	cfg := e.Config(ci, lvmCache)
 	m := cfg.AsValueMap()
 	lvm := m["lvm_store"].AsValueMap()
 	lvm["default_volume"] = cty.UnknownVal(cty.String) // volume.x.id of a volume planned in the same run, say
 	m["lvm_store"] = cty.ObjectVal(lvm)
-	resp := e.plan(ci, cty.ObjectVal(m), cty.NullVal(e.p.schema.ImpliedType()))
+	resp := e.Plan(ci, cty.ObjectVal(m), cty.NullVal(e.p.schema.ImpliedType()))
 	if resp.Planned.GetAttr("unit_sha256").IsKnown() || !resp.Planned.GetAttr("unit").IsKnown() || !resp.Planned.GetAttr("socket_directory").IsKnown() {
 		t.Errorf("planned: %#v", resp.Planned)
 	}
@@ -413,9 +413,9 @@ func contains(list []string, s string) bool {
 
 func TestApplyWithoutSystemdWritesNothing(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
+	cfg := e.Config(ci, btrfsCache)
 	e.fake.Down(t)
-	_, resp := e.converge(ci, cfg)
+	_, _, resp := e.Converge(ci, cfg)
 	if !hasDiag(resp.Diagnostics, hcl.DiagError, "Nothing was written") {
 		t.Errorf("apply: %v", resp.Diagnostics)
 	}
@@ -428,14 +428,14 @@ func TestApplyWithoutSystemdWritesNothing(t *testing.T) {
 
 func TestDropInsAreReported(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(ci, btrfsCache)
-	e.mustConverge(ci, cfg)
+	cfg := e.Config(ci, btrfsCache)
+	e.MustConverge(ci, cfg)
 	e.writeFile(ciUnitFile+".d/override.conf", "[Service]\nEnvironment=X=1\n")
-	_, diags := e.refresh(providers.Instance{Addr: ci, Config: cfg})
+	_, diags := e.Refresh(providers.Instance{Addr: ci, Config: cfg})
 	if !hasDiag(diags, hcl.DiagWarning, "/etc/systemd/system/rigplan-cache-ci.service.d/override.conf, which rigplan does not manage") {
 		t.Errorf("diagnostics: %v", diags)
 	}
-	if a := e.mustConverge(ci, cfg); a != providers.NoOp {
+	if a := e.MustConverge(ci, cfg); a != providers.NoOp {
 		t.Errorf("a drop-in is not drift of rigplan's files: %v", a)
 	}
 }

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,28 +10,8 @@ import (
 	"time"
 
 	"github.com/rigplan/rigplan/cache/agent"
+	"github.com/rigplan/rigplan/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 func TestRenderUnit(t *testing.T) {
 	addr := mustAddr(t, `cache.ci["arm64"]`)
@@ -43,7 +22,7 @@ func TestRenderUnit(t *testing.T) {
 		spec := unitSpec{addr: addr, executable: "/usr/local/bin/rigplan", configFile: "/etc/rigplan/cache/ci-arm64.json"}
 		storeOrdering(&spec, st)
 		b := renderUnit(spec)
-		golden(t, name, b)
+		golden.Check(t, filepath.Join("testdata", name), b)
 		u := parseUnit(b)
 		if !u.marked || u.addrErr != nil || u.addr != addr || u.executable != "/usr/local/bin/rigplan" {
 			t.Errorf("%s does not read back: %+v", name, u)

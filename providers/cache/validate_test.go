@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/rigplan/rigplan/providers/providertest"
 )
 
 func TestValidConfigsDecodeWithoutDiagnostics(t *testing.T) {
 	p := New(nil, Options{})
 	for name, src := range map[string]string{"btrfs": btrfsCache, "lvm": lvmCache} {
-		if _, diags := decodeConfig(p, ci, src); len(diags) > 0 {
+		if _, diags := providertest.Decode(p, ci, src); len(diags) > 0 {
 			t.Errorf("%s: %v", name, diags)
 		}
 	}
@@ -108,7 +110,7 @@ func TestValidationErrors(t *testing.T) {
 	p := New(nil, Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, diags := decodeConfig(p, ci, tt.src)
+			_, diags := providertest.Decode(p, ci, tt.src)
 			if !diags.HasErrors() {
 				t.Fatalf("accepted:\n%s", tt.src)
 			}
@@ -130,7 +132,7 @@ func TestValidationErrors(t *testing.T) {
 
 func TestSocketDirectoryModeWarning(t *testing.T) {
 	src := strings.Replace(btrfsCache, "machines", "socket_directory_mode = \"0750\"\n  machines", 1)
-	_, diags := decodeConfig(New(nil, Options{}), ci, src)
+	_, diags := providertest.Decode(New(nil, Options{}), ci, src)
 	if diags.HasErrors() || !hasDiag(diags, hcl.DiagWarning, "Machines cannot reach the socket") {
 		t.Errorf("want only a warning: %v", diags)
 	}

@@ -75,8 +75,8 @@ func TestNspawnReadsSettings(t *testing.T) {
   network = "none"
   environment = { PROBE = "two words" }
   command = ["/bin/sh", "-c", "cat /proc/self/uid_map; grep -E \" / | /run/rigplan-cache \" /proc/mounts; echo \"env=$PROBE\" \\\\ end; echo \"back\\\\slash\"; touch /etc/written && echo wrote"]`, 1)
-	cfg := e.config(runner, hcl)
-	if a := e.mustConverge(runner, cfg); a != providers.Create {
+	cfg := e.Config(runner, hcl)
+	if a := e.MustConverge(runner, cfg); a != providers.Create {
 		t.Fatalf("apply: %v", a)
 	}
 	machine := filepath.Join(e.root, machineDir)

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rigplan/rigplan/internal/fsutil"
+	"github.com/rigplan/rigplan/internal/golden"
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -58,13 +59,13 @@ func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
 	digest := e.writeImage()
 	e.mkdir("/run/rigplan-cache")
-	cfg := e.config(runner, originalHCL)
+	cfg := e.Config(runner, originalHCL)
 
-	if a := e.mustConverge(runner, cfg); a != providers.Create {
+	if a := e.MustConverge(runner, cfg); a != providers.Create {
 		t.Fatalf("first apply: %v, want create", a)
 	}
-	golden(t, "github-runner.nspawn", []byte(e.read(settingsPath)))
-	golden(t, "rigplan.conf", []byte(e.read(dropInPath)))
+	golden.Check(t, "testdata/github-runner.nspawn", []byte(e.read(settingsPath)))
+	golden.Check(t, "testdata/rigplan.conf", []byte(e.read(dropInPath)))
 	if m := e.read("/var/lib/rigplan/machines/github-runner"); !strings.HasPrefix(m, markPrefix+"machine.runner\n") || !strings.Contains(m, digest) {
 		t.Errorf("root mark is %q", m)
 	}
@@ -98,7 +99,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Applied: no change.
-	if a := e.mustConverge(runner, cfg); a != providers.NoOp {
+	if a := e.MustConverge(runner, cfg); a != providers.NoOp {
 		t.Errorf("second plan: %v, want no change", a)
 	}
 
@@ -112,12 +113,12 @@ func TestLifecycle(t *testing.T) {
 		if err := os.WriteFile(p, []byte(strings.Replace(string(b), edit.from, edit.to, 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		prior := e.prior(runner, cfg)
+		prior := e.Prior(runner, cfg)
 		plan := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: runner, Config: cfg, Prior: prior})
 		if prior.GetAttr(edit.attr).RawEquals(plan.Planned.GetAttr(edit.attr)) {
 			t.Errorf("editing %s does not show as a change of %s", edit.file, edit.attr)
 		}
-		if a := e.mustConverge(runner, cfg); a != providers.Update {
+		if a := e.MustConverge(runner, cfg); a != providers.Update {
 			t.Errorf("after editing %s: %v, want update", edit.file, a)
 		}
 		if !strings.Contains(e.read(edit.file), edit.from) {
@@ -130,30 +131,30 @@ func TestLifecycle(t *testing.T) {
 	if newDigest == digest {
 		t.Fatal("the new image has the old digest")
 	}
-	if a := e.mustConverge(runner, cfg); a != providers.Update {
+	if a := e.MustConverge(runner, cfg); a != providers.Update {
 		t.Errorf("after a new image: %v, want update", a)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "etc/new")); err != nil {
 		t.Errorf("the new root is not in place: %v", err)
 	}
-	if a := e.mustConverge(runner, cfg); a != providers.NoOp {
+	if a := e.MustConverge(runner, cfg); a != providers.NoOp {
 		t.Errorf("after replacing the root: %v, want no change", a)
 	}
 
 	// Another range: the root is unpacked again, shifted to it.
-	moved := e.config(runner, strings.Replace(originalHCL, "570097664:131072", "570228736:131072", 1))
-	if a := e.mustConverge(runner, moved); a != providers.Update {
+	moved := e.Config(runner, strings.Replace(originalHCL, "570097664:131072", "570228736:131072", 1))
+	if a := e.MustConverge(runner, moved); a != providers.Update {
 		t.Errorf("after a new range: %v, want update", a)
 	}
 	if uid, _, _ := owner(t, filepath.Join(dir, "home/ghrunner")); uid != 570228736+1000 {
 		t.Errorf("after a new range, home/ghrunner is owned by %d, want %d", uid, 570228736+1000)
 	}
-	if a := e.mustConverge(runner, moved); a != providers.NoOp {
+	if a := e.MustConverge(runner, moved); a != providers.NoOp {
 		t.Errorf("after a new range: second plan %v, want no change", a)
 	}
 
 	// Delete.
-	prior := e.prior(runner, moved)
+	prior := e.Prior(runner, moved)
 	resp := e.p.Apply(context.Background(), &providers.ApplyRequest{Addr: runner, Action: providers.Delete, Prior: prior, Planned: cty.NullVal(prior.Type())})
 	if resp.Diagnostics.HasErrors() {
 		t.Fatalf("delete: %v", resp.Diagnostics)
@@ -163,7 +164,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("%s is still there after delete", p)
 		}
 	}
-	if objs, _ := e.refresh(providers.Instance{Addr: runner, Config: moved}); len(objs) != 0 {
+	if objs, _ := e.Refresh(providers.Instance{Addr: runner, Config: moved}); len(objs) != 0 {
 		t.Errorf("refresh after delete finds %v", objs)
 	}
 }
@@ -173,8 +174,8 @@ func TestUnownedMachineRefused(t *testing.T) {
 	e.writeImage()
 	e.mkdir("/run/rigplan-cache")
 	e.mkdir(machineDir + "/etc")
-	cfg := e.config(runner, originalHCL)
-	objs, _ := e.refresh(providers.Instance{Addr: runner, Config: cfg})
+	cfg := e.Config(runner, originalHCL)
+	objs, _ := e.Refresh(providers.Instance{Addr: runner, Config: cfg})
 	if o, ok := objs[runner]; !ok || o.Managed || !o.State.IsNull() {
 		t.Errorf("refresh reports the hand-made machine as %+v, want an unmanaged object", o)
 	}
@@ -194,7 +195,7 @@ func TestUnownedMachineRefused(t *testing.T) {
 func TestMissingBindSource(t *testing.T) {
 	e := newEnv(t)
 	e.writeImage()
-	cfg := e.config(runner, originalHCL)
+	cfg := e.Config(runner, originalHCL)
 	null := cty.NullVal(e.p.schema.ImpliedType())
 	plan := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: runner, Config: cfg, Prior: null})
 	if !strings.Contains(plan.Diagnostics.Error(), "Bind source missing") || plan.Diagnostics.HasErrors() {
@@ -211,15 +212,15 @@ func TestMissingBindSource(t *testing.T) {
 
 func TestOverlappingRanges(t *testing.T) {
 	e := newEnv(t)
-	a := e.config(runner, originalHCL)
+	a := e.Config(runner, originalHCL)
 	other := runner
 	other.Name = "other"
-	b := e.config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", "570097664:131072", "570163200:131072").Replace(originalHCL))
+	b := e.Config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", "570097664:131072", "570163200:131072").Replace(originalHCL))
 	resp := e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{{Addr: runner, Config: a}, {Addr: other, Config: b}}})
 	if !resp.Diagnostics.HasErrors() || !strings.Contains(resp.Diagnostics.Error(), "Overlapping user ranges") {
 		t.Errorf("overlapping ranges: %v", resp.Diagnostics)
 	}
-	c := e.config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", "570097664:131072", "570228736:131072").Replace(originalHCL))
+	c := e.Config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", "570097664:131072", "570228736:131072").Replace(originalHCL))
 	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{{Addr: runner, Config: a}, {Addr: other, Config: c}}})
 	if resp.Diagnostics.HasErrors() {
 		t.Errorf("adjacent ranges refused: %v", resp.Diagnostics)
@@ -233,8 +234,8 @@ func TestBusy(t *testing.T) {
 	e := newEnv(t)
 	e.writeImage()
 	e.mkdir("/run/rigplan-cache")
-	cfg := e.config(runner, originalHCL)
-	e.mustConverge(runner, cfg)
+	cfg := e.Config(runner, originalHCL)
+	e.MustConverge(runner, cfg)
 
 	cg := "/sys/fs/cgroup/machine.slice/" + unitName + "/payload/system.slice/runner.service"
 	e.mkdir(cg)
@@ -246,18 +247,18 @@ func TestBusy(t *testing.T) {
 	}
 	write(cg+"/cgroup.procs", "4242\n")
 	write("/proc/4242/comm", "Runner.Listener\n")
-	if e.prior(runner, cfg).GetAttr("busy").True() {
+	if e.Prior(runner, cfg).GetAttr("busy").True() {
 		t.Error("a listening runner counts as busy")
 	}
 	write("/proc/4242/comm", "Runner.Worker\n")
-	prior := e.prior(runner, cfg)
+	prior := e.Prior(runner, cfg)
 	if !prior.GetAttr("busy").True() {
 		t.Fatal("a running job does not make the machine busy")
 	}
 	// New settings alone: written, but a busy machine is not restarted.
 	e.fake.ResetCalls(t)
-	edited := e.config(runner, strings.Replace(originalHCL, `"try-host"`, `"host"`, 1))
-	if a := e.mustConverge(runner, edited); a != providers.Update {
+	edited := e.Config(runner, strings.Replace(originalHCL, `"try-host"`, `"host"`, 1))
+	if a := e.MustConverge(runner, edited); a != providers.Update {
 		t.Errorf("new settings: %v, want update", a)
 	}
 	if !strings.Contains(e.read(settingsPath), "LinkJournal=host\n") {
@@ -270,8 +271,8 @@ func TestBusy(t *testing.T) {
 
 	// A new image: plan warns, and apply waits no longer than job_wait.
 	e.writeImage(fileEntry("etc/new", "v2\n"))
-	busyCfg := e.config(runner, strings.Replace(originalHCL, "volatile", "job_wait = \"0s\"\n  volatile", 1))
-	prior = e.prior(runner, busyCfg)
+	busyCfg := e.Config(runner, strings.Replace(originalHCL, "volatile", "job_wait = \"0s\"\n  volatile", 1))
+	prior = e.Prior(runner, busyCfg)
 	plan := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: runner, Config: busyCfg, Prior: prior})
 	if !strings.Contains(plan.Diagnostics.Error(), "Machine busy") {
 		t.Errorf("plan for a busy machine: %v", plan.Diagnostics)
@@ -288,7 +289,7 @@ func TestBusy(t *testing.T) {
 	}
 	// The job ends: apply goes ahead.
 	write("/proc/4242/comm", "Runner.Listener\n")
-	if a := e.mustConverge(runner, busyCfg); a != providers.Update {
+	if a := e.MustConverge(runner, busyCfg); a != providers.Update {
 		t.Errorf("after the job: %v", a)
 	}
 	if ok, _ := fsutil.Exists(filepath.Join(e.root, machineDir, "etc/new")); !ok {
@@ -296,7 +297,7 @@ func TestBusy(t *testing.T) {
 	}
 	// Idle, new settings restart the machine.
 	e.fake.ResetCalls(t)
-	e.mustConverge(runner, e.config(runner, strings.Replace(originalHCL, `"try-host"`, `"no"`, 1)))
+	e.MustConverge(runner, e.Config(runner, strings.Replace(originalHCL, `"try-host"`, `"no"`, 1)))
 	if calls := strings.Join(e.fake.Calls(t), "\n"); !strings.Contains(calls, "restart -- "+unitName) {
 		t.Errorf("an idle machine was not restarted for new settings:\n%s", calls)
 	}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rigplan/rigplan/internal/golden"
 )
 
 // original is the original setup's machine, as settings.
@@ -20,8 +22,8 @@ func original() settings {
 
 func TestRenderOriginal(t *testing.T) {
 	s := original()
-	golden(t, "github-runner.nspawn", renderSettings(runner, s))
-	golden(t, "rigplan.conf", renderDropIn(runner, s))
+	golden.Check(t, "testdata/github-runner.nspawn", renderSettings(runner, s))
+	golden.Check(t, "testdata/rigplan.conf", renderDropIn(runner, s))
 }
 
 func TestRenderCommand(t *testing.T) {
@@ -29,7 +31,7 @@ func TestRenderCommand(t *testing.T) {
 	s.command = []string{"/bin/sh", "-c", `echo "hi there" \ ok`}
 	s.network, s.privateUsers, s.ownership = "none", "pick", "map"
 	s.environment = map[string]string{"B": "2", "A": "1 2"}
-	golden(t, "command.nspawn", renderSettings(runner, s))
+	golden.Check(t, "testdata/command.nspawn", renderSettings(runner, s))
 }
 
 func TestSettingsRoundTrip(t *testing.T) {

@@ -3,6 +3,8 @@ package nspawn
 import (
 	"strings"
 	"testing"
+
+	"github.com/rigplan/rigplan/providers/providertest"
 )
 
 // TestValidation checks each rule, and that its diagnostic points at the
@@ -34,7 +36,7 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "machine \"runner\" {\n  name = \"github-runner\"\n  image = \"" + layoutPath + "\"\n  " + tc.body + "\n}\n"
-			_, diags := decodeConfig(e.p, runner, src)
+			_, diags := providertest.Decode(e.p, runner, src)
 			found := false
 			for _, d := range diags {
 				if !strings.Contains(d.Summary+" "+d.Detail, tc.summary) {
@@ -58,7 +60,7 @@ func TestValidation(t *testing.T) {
 
 func TestValidationAcceptsOriginal(t *testing.T) {
 	e := newEnv(t)
-	_, diags := decodeConfig(e.p, runner, `machine "runner" {
+	_, diags := providertest.Decode(e.p, runner, `machine "runner" {
   name = "github-runner"
   image = "/var/lib/rigplan/images/runner/oci"
   private_users = "570097664:131072"
@@ -86,7 +88,7 @@ func TestMachineNames(t *testing.T) {
 
 func TestMachineNameDiagnostic(t *testing.T) {
 	e := newEnv(t)
-	_, diags := decodeConfig(e.p, runner, "machine \"runner\" {\n  name = \"run/ner\"\n  image = \""+layoutPath+"\"\n}\n")
+	_, diags := providertest.Decode(e.p, runner, "machine \"runner\" {\n  name = \"run/ner\"\n  image = \""+layoutPath+"\"\n}\n")
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "machine name") || diags[0].Subject == nil || diags[0].Subject.Start.Line != 2 {
 		t.Errorf("a bad machine name gets %v", diags)
 	}
