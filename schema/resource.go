@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
@@ -82,6 +84,22 @@ type Validator struct {
 	// Check returns an error that tells the operator what is wrong and what
 	// to write instead.
 	Check func(cty.Value) error
+}
+
+// StringValidator checks a string attribute with check.
+func StringValidator(desc string, check func(string) error) Validator {
+	return Validator{Description: desc, Check: func(v cty.Value) error { return check(v.AsString()) }}
+}
+
+// OneOf accepts exactly one of values.
+func OneOf(values ...string) Validator {
+	list := strings.Join(values, ", ")
+	return StringValidator("one of "+list, func(s string) error {
+		if slices.Contains(values, s) {
+			return nil
+		}
+		return fmt.Errorf("%q is not one of %s", s, list)
+	})
 }
 
 // Problem is a validation failure at a path inside a resource's value. The

@@ -54,7 +54,7 @@ func cacheSchema() *schema.Resource {
 				Name: "commit", Type: cty.String, Optional: true, Default: cty.StringVal(string(agent.CommitOnExit)),
 				Description: "When a job's snapshot becomes a cache later jobs may copy: `on-exit` (when its machine stops, " +
 					"as the original setup did) or `on-save` (only what the job saved with `rigplan cache save`).",
-				Validators: []schema.Validator{oneOf(string(agent.CommitOnExit), string(agent.CommitOnSave))},
+				Validators: []schema.Validator{schema.OneOf(string(agent.CommitOnExit), string(agent.CommitOnSave))},
 			},
 			{
 				Name: "machines", Type: cty.Map(cty.List(cty.String)), Required: true,

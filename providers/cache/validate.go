@@ -25,21 +25,6 @@ const maxSocketPath = 107
 // maxMachineName is systemd's limit for machine names (a host name).
 const maxMachineName = 64
 
-func stringValidator(desc string, check func(string) error) schema.Validator {
-	return schema.Validator{Description: desc, Check: func(v cty.Value) error { return check(v.AsString()) }}
-}
-
-func oneOf(values ...string) schema.Validator {
-	return stringValidator("one of "+strings.Join(values, ", "), func(s string) error {
-		for _, v := range values {
-			if s == v {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", s, strings.Join(values, ", "))
-	})
-}
-
 // checkAbsPath requires an absolute, clean path other than /.
 func checkAbsPath(what, p string) error {
 	switch {
@@ -55,7 +40,7 @@ func checkAbsPath(what, p string) error {
 	return nil
 }
 
-var absPathValidator = stringValidator("an absolute, clean path", func(s string) error { return checkAbsPath("path", s) })
+var absPathValidator = schema.StringValidator("an absolute, clean path", func(s string) error { return checkAbsPath("path", s) })
 
 // checkExecutable refuses paths that systemd would split or expand in
 // ExecStart=, rather than quoting them.
@@ -71,7 +56,7 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-var executableValidator = stringValidator("an absolute path without spaces, quotes, %, $ or \\", checkExecutable)
+var executableValidator = schema.StringValidator("an absolute path without spaces, quotes, %, $ or \\", checkExecutable)
 
 func checkSocket(p string) error {
 	if err := checkAbsPath("socket", p); err != nil {
@@ -86,7 +71,7 @@ func checkSocket(p string) error {
 	return nil
 }
 
-var socketValidator = stringValidator("an absolute path of at most 107 bytes, in a directory of its own", checkSocket)
+var socketValidator = schema.StringValidator("an absolute path of at most 107 bytes, in a directory of its own", checkSocket)
 
 // parseMode reads "0755" or "755".
 func parseMode(s string) (uint32, error) {
@@ -100,7 +85,7 @@ func parseMode(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-var modeValidator = stringValidator(`an octal mode such as "0755"`, func(s string) error { _, err := parseMode(s); return err })
+var modeValidator = schema.StringValidator(`an octal mode such as "0755"`, func(s string) error { _, err := parseMode(s); return err })
 
 // checkMachineName follows systemd's rules for machine names (host names).
 func checkMachineName(n string) error {
@@ -153,14 +138,14 @@ var machinesValidator = schema.Validator{
 	},
 }
 
-var defaultVolumeValidator = stringValidator(`"VG/LV", the id of a volume`, func(s string) error {
+var defaultVolumeValidator = schema.StringValidator(`"VG/LV", the id of a volume`, func(s string) error {
 	if _, err := lvmstore.New(sysexec.Refuse{Reason: "validation"}, lvmstore.Config{Default: s}); err != nil {
 		return fmt.Errorf("%w; write default_volume = volume.NAME.id", err)
 	}
 	return nil
 })
 
-var namespaceValidator = stringValidator("letters, digits and _ . + -, starting with a letter, at most 23 characters", func(s string) error {
+var namespaceValidator = schema.StringValidator("letters, digits and _ . + -, starting with a letter, at most 23 characters", func(s string) error {
 	_, err := lvmstore.New(sysexec.Refuse{Reason: "validation"}, lvmstore.Config{Default: "vg/lv", Namespace: s})
 	return err
 })
@@ -181,7 +166,7 @@ var mountOptionsValidator = schema.Validator{
 	},
 }
 
-var defaultSubvolumeValidator = stringValidator("an absolute path whose base name is a valid snapshot name", func(s string) error {
+var defaultSubvolumeValidator = schema.StringValidator("an absolute path whose base name is a valid snapshot name", func(s string) error {
 	if err := checkAbsPath("default subvolume", s); err != nil {
 		return err
 	}
@@ -246,7 +231,7 @@ func durationValidator(allowOff bool) schema.Validator {
 	if allowOff {
 		desc += `, or "off"`
 	}
-	return stringValidator(desc, func(s string) error { _, err := parseDuration(s, allowOff); return err })
+	return schema.StringValidator(desc, func(s string) error { _, err := parseDuration(s, allowOff); return err })
 }
 
 // formatDuration writes d the way one would type it: "2m" rather than

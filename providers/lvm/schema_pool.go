@@ -49,7 +49,7 @@ func poolSchema() *schema.Resource {
 				Description: "What the pool does with discards from its volumes: `passdown` (free the space in the pool " +
 					"and pass the discard to the disks, LVM's default), `nopassdown` (free it in the pool only) or `ignore`. " +
 					"Switching to or from `ignore` needs the pool inactive, so rigplan refuses it on an active pool.",
-				Validators: []schema.Validator{oneOf("ignore", "nopassdown", "passdown")},
+				Validators: []schema.Validator{schema.OneOf("ignore", "nopassdown", "passdown")},
 			},
 			{
 				Name: "error_when_full", Type: cty.Bool, Optional: true, Default: cty.True,

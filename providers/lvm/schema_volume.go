@@ -46,7 +46,7 @@ func volumeSchema() *schema.Resource {
 				Name: "filesystem", Type: cty.String, Required: true, ForceNew: true,
 				Description: "Filesystem made on the volume at creation: `xfs` (at least 300M), `ext4` or `btrfs` (at " +
 					"least 256M). Changing it replaces the volume.",
-				Validators: []schema.Validator{oneOf("xfs", "ext4", "btrfs")},
+				Validators: []schema.Validator{schema.OneOf("xfs", "ext4", "btrfs")},
 			},
 			{
 				Name: "mkfs_options", Type: cty.List(cty.String), Optional: true, ForceNew: true, Default: cty.ListValEmpty(cty.String),

@@ -104,15 +104,11 @@ func parseMode(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-func stringValidator(desc string, check func(string) error) schema.Validator {
-	return schema.Validator{Description: desc, Check: func(v cty.Value) error { return check(v.AsString()) }}
-}
-
 var (
-	vgNameValidator = stringValidator("an LVM volume group name: letters, digits and + _ . -", checkVGName)
-	lvNameValidator = stringValidator("an LVM logical volume name: letters, digits and + _ . -", checkLVName)
-	poolIDValidator = stringValidator(`"VG/POOL", the id of a thin_pool`, func(s string) error { _, _, err := splitPoolID(s); return err })
-	modeValidator   = stringValidator(`an octal mode such as "0755"`, func(s string) error { _, err := parseMode(s); return err })
+	vgNameValidator = schema.StringValidator("an LVM volume group name: letters, digits and + _ . -", checkVGName)
+	lvNameValidator = schema.StringValidator("an LVM logical volume name: letters, digits and + _ . -", checkLVName)
+	poolIDValidator = schema.StringValidator(`"VG/POOL", the id of a thin_pool`, func(s string) error { _, _, err := splitPoolID(s); return err })
+	modeValidator   = schema.StringValidator(`an octal mode such as "0755"`, func(s string) error { _, err := parseMode(s); return err })
 )
 
 // tagsValidator checks each element of a set of user tags.
@@ -130,17 +126,6 @@ var tagsValidator = schema.Validator{
 		}
 		return nil
 	},
-}
-
-func oneOf(values ...string) schema.Validator {
-	return stringValidator("one of "+strings.Join(values, ", "), func(s string) error {
-		for _, v := range values {
-			if s == v {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", s, strings.Join(values, ", "))
-	})
 }
 
 // idValidator checks a uid or gid.

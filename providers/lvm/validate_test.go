@@ -80,8 +80,8 @@ func TestValidators(t *testing.T) {
 		{"metadata 16G", metadataSizeValidator, cty.StringVal("16G"), false}, // lvcreate would reduce it to <15.88 GiB
 		{"metadata 1M", metadataSizeValidator, cty.StringVal("1M"), false},
 		{"metadata 1G", metadataSizeValidator, cty.StringVal("1G"), true},
-		{"discards", oneOf("ignore", "nopassdown", "passdown"), cty.StringVal("passdown"), true},
-		{"discards typo", oneOf("ignore", "nopassdown", "passdown"), cty.StringVal("pass"), false},
+		{"discards", schema.OneOf("ignore", "nopassdown", "passdown"), cty.StringVal("passdown"), true},
+		{"discards typo", schema.OneOf("ignore", "nopassdown", "passdown"), cty.StringVal("pass"), false},
 		{"pool id", poolIDValidator, cty.StringVal("vg0/cache"), true},
 	}
 	for _, tt := range tests {

@@ -23,7 +23,7 @@ const (
 func machineSchema() *schema.Resource {
 	str := func(name, def, desc string, allowed ...string) *schema.Attribute {
 		return &schema.Attribute{Name: name, Type: cty.String, Optional: true, Default: cty.StringVal(def),
-			Description: desc, Validators: []schema.Validator{oneOf(allowed...)}}
+			Description: desc, Validators: []schema.Validator{schema.OneOf(allowed...)}}
 	}
 	boolean := func(name string, def bool, desc string) *schema.Attribute {
 		return &schema.Attribute{Name: name, Type: cty.Bool, Optional: true, Default: cty.BoolVal(def), Description: desc}

@@ -21,25 +21,10 @@ const (
 	maxMachineName = 64
 )
 
-func stringValidator(desc string, check func(string) error) schema.Validator {
-	return schema.Validator{Description: desc, Check: func(v cty.Value) error { return check(v.AsString()) }}
-}
-
-func oneOf(values ...string) schema.Validator {
-	return stringValidator("one of "+strings.Join(values, ", "), func(s string) error {
-		for _, v := range values {
-			if s == v {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", s, strings.Join(values, ", "))
-	})
-}
-
 // nameValidator accepts what systemd-nspawn accepts as a machine name
 // (a valid hostname of at most 64 characters), minus a leading "-",
 // which command lines would take for an option.
-var nameValidator = stringValidator("a machine name", checkMachineName)
+var nameValidator = schema.StringValidator("a machine name", checkMachineName)
 
 func checkMachineName(s string) error {
 	switch {
@@ -60,7 +45,7 @@ func checkMachineName(s string) error {
 	return nil
 }
 
-var absPathValidator = stringValidator("an absolute path", func(s string) error { return checkAbsPath("the path", s) })
+var absPathValidator = schema.StringValidator("an absolute path", func(s string) error { return checkAbsPath("the path", s) })
 
 func checkAbsPath(what, p string) error {
 	switch {
@@ -111,7 +96,7 @@ func parsePrivateUsers(s string) (userRange, error) {
 	return userRange{mode: "range", base: uint32(base), count: uint32(count)}, nil
 }
 
-var privateUsersValidator = stringValidator("pick, no or BASE:RANGE", func(s string) error {
+var privateUsersValidator = schema.StringValidator("pick, no or BASE:RANGE", func(s string) error {
 	_, err := parsePrivateUsers(s)
 	return err
 })
@@ -163,7 +148,7 @@ var envValidator = schema.Validator{Description: "environment variable names", C
 	return nil
 }}
 
-var durationValidator = stringValidator("a duration such as \"1h\"", func(s string) error {
+var durationValidator = schema.StringValidator("a duration such as \"1h\"", func(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
 		return fmt.Errorf("%q is not a duration such as \"30m\" or \"1h\"", s)
