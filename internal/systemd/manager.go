@@ -1,6 +1,10 @@
 package systemd
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // Manager is what rigplan asks of the service manager. Each method is one
 // systemctl (or journalctl) call.
@@ -53,3 +57,25 @@ func (s UnitStatus) Loaded() bool { return s.LoadState == "loaded" }
 
 // Active reports whether the unit runs (or is reloading).
 func (s UnitStatus) Active() bool { return s.ActiveState == "active" || s.ActiveState == "reloading" }
+
+// ShowOne reads the status of one unit.
+func ShowOne(ctx context.Context, m Manager, unit string) (UnitStatus, error) {
+	st, err := m.Show(ctx, unit)
+	if err != nil {
+		return UnitStatus{}, err
+	}
+	return st[0], nil
+}
+
+// FailureDetail describes a failed `systemctl VERB unit` for an error
+// message, with the unit's last log lines when the journal has any.
+func FailureDetail(ctx context.Context, m Manager, verb, unit string, err error) string {
+	detail := fmt.Sprintf("systemctl %s %s failed: %v", verb, unit, err)
+	if log, jerr := m.Journal(ctx, unit, journalLines); jerr == nil && strings.TrimSpace(log) != "" {
+		detail += "\n\nIts last log lines:\n" + log
+	}
+	return detail
+}
+
+// journalLines is how much of a unit's log FailureDetail shows.
+const journalLines = 20

@@ -16,9 +16,6 @@ import (
 	"github.com/rigplan/rigplan/schema"
 )
 
-// journalLines is how much of the agent's log a failed start shows.
-const journalLines = 20
-
 // Apply creates, updates or deletes one cache agent service.
 func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *providers.ApplyResponse {
 	name, err := instanceName(req.Addr)
@@ -86,7 +83,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	}
 
 	// Ask systemd first: without it, nothing is written.
-	st, err := p.status(ctx, ps.unit)
+	st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 	if err != nil {
 		return none, errorf("Cannot read the cache agent's service state", "%v\nNothing was written. The cache agent runs as a systemd service; apply it on a host booted with systemd.", err)
 	}
@@ -143,7 +140,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	if err := fsutil.Remove(pendingPath); err != nil {
 		return none, errorf("Cannot clear the cache agent's restart mark", "%s: %v. The agent was restarted; the next apply restarts it once more.", ps.pending, err)
 	}
-	st, err = p.status(ctx, ps.unit)
+	st, err = systemd.ShowOne(ctx, p.sd, ps.unit)
 	if err != nil {
 		return none, errorf("Cannot read the cache agent's service state", "%v", err)
 	}
@@ -207,21 +204,9 @@ func (p *Provider) socketDirectory(planned cty.Value) error {
 	return nil
 }
 
-// status reads one unit's status.
-func (p *Provider) status(ctx context.Context, unit string) (systemd.UnitStatus, error) {
-	st, err := p.sd.Show(ctx, unit)
-	if err != nil {
-		return systemd.UnitStatus{}, err
-	}
-	return st[0], nil
-}
-
 // startFailure explains a failed start with the agent's last log lines.
 func (p *Provider) startFailure(ctx context.Context, verb string, ps paths, err error) hcl.Diagnostics {
-	detail := fmt.Sprintf("systemctl %s %s failed: %v", verb, ps.unit, err)
-	if log, jerr := p.sd.Journal(ctx, ps.unit, journalLines); jerr == nil && strings.TrimSpace(log) != "" {
-		detail += "\n\nThe agent's last log lines:\n" + log
-	}
+	detail := systemd.FailureDetail(ctx, p.sd, verb, ps.unit, err)
 	detail += fmt.Sprintf("\n\nFix the cause (often the store: the default volume or directory must exist), then apply again; see journalctl -u %s.", ps.unit)
 	return errDiag("The cache agent did not start", detail)
 }
@@ -240,7 +225,7 @@ func (p *Provider) remove(ctx context.Context, addr schema.Address, ps paths) hc
 			return errorf("Unit file not rigplan's", "%s no longer carries rigplan's mark for %s; rigplan leaves it alone. Remove it yourself if it is not needed.", ps.unitFile, addr)
 		}
 	}
-	st, err := p.status(ctx, ps.unit)
+	st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 	if err != nil {
 		return errorf("Cannot read the cache agent's service state", "%v", err)
 	}

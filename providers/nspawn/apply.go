@@ -36,7 +36,7 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 		ps := pathsFor(req.Planned.GetAttr("name").AsString())
 		diags = p.converge(ctx, req.Addr, ps, req.Planned)
 		if !diags.HasErrors() {
-			st, err := p.status(ctx, ps.unit)
+			st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 			if err != nil {
 				return &providers.ApplyResponse{New: req.Planned, Diagnostics: append(diags, errorf("Cannot read the machine's service state", "%v", err)...)}
 			}
@@ -89,7 +89,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 			return errorf("Bind source missing", "%s would bind %s, which does not exist: systemd-nspawn would refuse to start it. Create it (or remove the mount), then apply again. Nothing was changed.", describe(ps.name), src)
 		}
 	}
-	st, err := p.status(ctx, ps.unit)
+	st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 	if err != nil {
 		return errorf("Cannot read the machine's service state", "%v\nNothing was written. Machines run as systemd-nspawn@NAME.service; apply on a host booted with systemd.", err)
 	}
@@ -278,20 +278,8 @@ func (p *Provider) checkOwnership(addr schema.Address, ps paths, files ...[]byte
 	return nil
 }
 
-// status reads one unit's status.
-func (p *Provider) status(ctx context.Context, unit string) (systemd.UnitStatus, error) {
-	st, err := p.sd.Show(ctx, unit)
-	if err != nil {
-		return systemd.UnitStatus{}, err
-	}
-	return st[0], nil
-}
-
 func (p *Provider) startFailure(ctx context.Context, verb string, ps paths, err error) hcl.Diagnostics {
-	detail := fmt.Sprintf("systemctl %s %s failed: %v", verb, ps.unit, err)
-	if log, jerr := p.sd.Journal(ctx, ps.unit, 20); jerr == nil && log != "" {
-		detail += "\n\nThe machine's last log lines:\n" + log
-	}
+	detail := systemd.FailureDetail(ctx, p.sd, verb, ps.unit, err)
 	return errDiag("The machine did not "+verb, detail+fmt.Sprintf("\n\nSee journalctl -u %s.", ps.unit))
 }
 
@@ -308,7 +296,7 @@ func (p *Provider) remove(ctx context.Context, addr schema.Address, ps paths) hc
 	if d := p.checkOwnership(addr, ps, cur[0], cur[1], cur[2]); d.HasErrors() {
 		return d
 	}
-	st, err := p.status(ctx, ps.unit)
+	st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 	if err != nil {
 		return errorf("Cannot read the machine's service state", "%v", err)
 	}
