@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rigplan/rigplan/internal/sysexec"
+	"github.com/rigplan/rigplan/providers/providertest"
 	"github.com/rigplan/rigplan/schema"
 )
 
@@ -124,24 +125,7 @@ func mustAddr(t *testing.T, s string) schema.Address {
 // given, with schema defaults for the others and computed ones null.
 func configOf(t *testing.T, p *Provider, typ string, attrs map[string]cty.Value) cty.Value {
 	t.Helper()
-	res := p.schemas[typ]
-	vals := map[string]cty.Value{}
-	for _, a := range res.Attributes {
-		switch v, ok := attrs[a.Name]; {
-		case ok:
-			vals[a.Name] = v
-		case a.Default != cty.NilVal:
-			vals[a.Name] = a.Default
-		default:
-			vals[a.Name] = cty.NullVal(a.Type)
-		}
-	}
-	for k := range attrs {
-		if res.Attribute(k) == nil {
-			t.Fatalf("%s has no attribute %q", typ, k)
-		}
-	}
-	return cty.ObjectVal(vals)
+	return providertest.ConfigOf(t, p.schemas[typ], attrs)
 }
 
 func strSet(ss ...string) cty.Value { return stringSet(ss) }

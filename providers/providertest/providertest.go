@@ -130,3 +130,27 @@ func (h Harness) MustConverge(addr schema.Address, config cty.Value) providers.A
 	}
 	return action
 }
+
+// ConfigOf builds a config value of res as the loader decodes one: the
+// attributes given, schema defaults for the others, computed-only ones
+// null. It fails the test for an attribute res does not have.
+func ConfigOf(t testing.TB, res *schema.Resource, attrs map[string]cty.Value) cty.Value {
+	t.Helper()
+	for k := range attrs {
+		if res.Attribute(k) == nil {
+			t.Fatalf("%s has no attribute %q", res.Type, k)
+		}
+	}
+	vals := map[string]cty.Value{}
+	for _, a := range res.Attributes {
+		switch v, ok := attrs[a.Name]; {
+		case ok:
+			vals[a.Name] = v
+		case a.Default != cty.NilVal:
+			vals[a.Name] = a.Default
+		default:
+			vals[a.Name] = cty.NullVal(a.Type)
+		}
+	}
+	return cty.ObjectVal(vals)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/providers/lvm"
+	"github.com/rigplan/rigplan/providers/providertest"
 	"github.com/rigplan/rigplan/schema"
 	"github.com/rigplan/rigplan/testhost"
 )
@@ -64,24 +65,7 @@ func newEnvWith(t *testing.T, disks []string, run sysexec.Runner) *env {
 // attributes, defaults for the others, computed-only ones null.
 func (e *env) config(typ string, attrs map[string]cty.Value) cty.Value {
 	e.t.Helper()
-	res := e.schemas[typ]
-	vals := map[string]cty.Value{}
-	for _, a := range res.Attributes {
-		switch v, ok := attrs[a.Name]; {
-		case ok:
-			vals[a.Name] = v
-		case a.Default != cty.NilVal:
-			vals[a.Name] = a.Default
-		default:
-			vals[a.Name] = cty.NullVal(a.Type)
-		}
-	}
-	for k := range attrs {
-		if res.Attribute(k) == nil {
-			e.t.Fatalf("%s has no attribute %q", typ, k)
-		}
-	}
-	return cty.ObjectVal(vals)
+	return providertest.ConfigOf(e.t, e.schemas[typ], attrs)
 }
 
 // want adds or replaces a desired instance.
