@@ -362,13 +362,7 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 
 // Unmount unmounts dir.
 func (s *Store) Unmount(_ context.Context, dir string) error {
-	if err := unix.Unmount(dir, 0); err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("unmount cache snapshot at %s: nothing is mounted there: %w", dir, err)
-		}
-		return fmt.Errorf("unmount cache snapshot at %s: %w", dir, err)
-	}
-	return nil
+	return store.Unmount(dir)
 }
 
 // SetState rewrites the snapshot's sidecar. Sealing also makes the

@@ -71,13 +71,7 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 
 // Unmount unmounts dir. The snapshot stays active; Delete deactivates it.
 func (s *Store) Unmount(_ context.Context, dir string) error {
-	if err := unix.Unmount(dir, 0); err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("unmount cache snapshot at %s: nothing is mounted there: %w", dir, err)
-		}
-		return fmt.Errorf("unmount cache snapshot at %s: %w", dir, err)
-	}
-	return nil
+	return store.Unmount(dir)
 }
 
 // syncMounted checks that dir is a mount of the device dev and writes its
