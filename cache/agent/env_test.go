@@ -26,6 +26,7 @@ import (
 	"github.com/rigplan/rigplan/cache/store"
 	"github.com/rigplan/rigplan/cache/store/btrfsstore"
 	"github.com/rigplan/rigplan/internal/mountinfo"
+	"github.com/rigplan/rigplan/internal/rigplanbin"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
 
@@ -64,13 +65,11 @@ func TestMain(m *testing.M) {
 
 // rigplanBinary builds cmd/rigplan once per test binary: the restart
 // tests run the agent as its own process (rigplan cache serve), and
-// jobs inside machines use its client. It is built static, as shipped
-// (the Makefile's build: no cgo, containers/image's pure-Go OpenPGP).
+// jobs inside machines use its client.
 func rigplanBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
+		if _, err := exec.LookPath("go"); err != nil {
 			built.err = errNoGo
 			return
 		}
@@ -78,10 +77,7 @@ func rigplanBinary(t testing.TB) string {
 			return
 		}
 		os.Chmod(built.dir, 0o755)
-		_, built.err = sysexec.Host{}.Run(context.Background(), sysexec.Cmd{
-			Name: goTool, Args: []string{"build", "-tags=containers_image_openpgp", "-o", filepath.Join(built.dir, "rigplan"), "github.com/rigplan/rigplan/cmd/rigplan"},
-			Env: []string{"CGO_ENABLED=0"}, Timeout: 5 * time.Minute,
-		})
+		_, built.err = rigplanbin.Build(built.dir)
 	})
 	if errors.Is(built.err, errNoGo) {
 		t.Skip("needs the go tool in PATH, to build rigplan for the agent's own process and the client in machines")

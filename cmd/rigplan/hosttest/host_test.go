@@ -3,13 +3,13 @@ package hosttest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/rigplan/rigplan/internal/rigplanbin"
 	"github.com/rigplan/rigplan/testhost"
 )
 
@@ -26,10 +26,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, "rigplan"), "github.com/rigplan/rigplan/cmd/rigplan")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "hosttest: building rigplan (needs the go toolchain on PATH): %v\n", err)
+		if _, err := rigplanbin.Build(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "hosttest: %v\n", err)
 			os.Exit(1)
 		}
 		os.Setenv(binEnv, dir)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rigplan/rigplan/internal/rigplanbin"
 	"github.com/rigplan/rigplan/testhost"
 )
 
@@ -25,13 +26,10 @@ func TestMain(m *testing.M) {
 	if !testhost.Inside() {
 		exe, err := os.Executable()
 		if err == nil {
-			rigplan = filepath.Join(filepath.Dir(exe), "rigplan")
-			build := exec.Command("go", "build", "-o", rigplan, "github.com/rigplan/rigplan/cmd/rigplan")
-			build.Stdout, build.Stderr = os.Stderr, os.Stderr
-			err = build.Run()
+			rigplan, err = rigplanbin.Build(filepath.Dir(exe))
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "cachetest: building rigplan (needs the go toolchain on PATH): %v\n", err)
+			fmt.Fprintf(os.Stderr, "cachetest: %v\n", err)
 			os.Exit(1)
 		}
 	} else if exe, err := os.Executable(); err == nil {
