@@ -46,7 +46,8 @@ build:
 # of leaving the longest for last.
 SLOW_TESTS := ./providers/lvm/lvmtest ./cmd/rigplan/hosttest \
 	./cache/store/lvmstore/lvmstoretest ./cache/agent/lvmagent \
-	./testhost/systemdtest ./testhost/selftest ./providers/cache/cachetest
+	./testhost/systemdtest ./testhost/selftest ./providers/cache/cachetest \
+	./providers/nspawn/nspawntest
 
 test: deps
 	$(GO) vet ./...

@@ -65,6 +65,9 @@ machine "runner" {
   ownership     = "off"
   nested_podman = true
 
+  # Each boot writes to a fresh tmpfs over the read-only root. (nspawn
+  # makes that layer's top as host root: jobs cannot create entries in
+  # `/` itself, so the image makes the top-level directories they need.)
   volatile  = "overlay"
   read_only = true
   # The cache agent's socket directory (examples/lvm-cache's

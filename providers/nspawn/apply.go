@@ -93,6 +93,9 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	if err != nil {
 		return errorf("Cannot read the machine's service state", "%v\nNothing was written. Machines run as systemd-nspawn@NAME.service; apply on a host booted with systemd.", err)
 	}
+	if err := p.release(ctx, ps); err != nil {
+		return errorf("Cannot remove the machine's hold", "%s: %v", ps.hold, err)
+	}
 
 	stopped := false
 	mark, _ := parseMark(curMark)
@@ -190,13 +193,9 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 	}
 	stopped := false
 	if st.Active() {
-		if err := p.waitIdle(ctx, ps, want.jobWait); err != nil {
+		if err := p.stopBetweenJobs(ctx, ps, want.jobWait); err != nil {
 			stage.Discard()
-			return false, errorf("Machine still busy", "%v\nThe machine and its root are as they were; apply again after the job, or raise job_wait.", err)
-		}
-		if err := p.sd.Stop(ctx, ps.unit); err != nil {
-			stage.Discard()
-			return false, errorf("Cannot stop the machine", "%v\nIts root is untouched.", err)
+			return false, errorf("Machine not stopped for its new root", "%v\nThe machine and its root are as they were; apply again after the job, or raise job_wait.", err)
 		}
 		stopped = true
 	}
@@ -224,12 +223,70 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 	return stopped, diags
 }
 
-// waitIdle waits until no job runs in the machine, for at most wait.
-func (p *Provider) waitIdle(ctx context.Context, ps paths, wait string) error {
-	limit, err := time.ParseDuration(wait)
+// stopBetweenJobs stops a running machine without killing its job. An
+// idle machine is stopped at once. While a job runs, a runtime drop-in
+// (Restart=no) keeps systemd from booting the machine again when the job
+// powers it off, so that the next job cannot start on the old root in the
+// moment between two polls; apply waits at most wait for the job to end,
+// stops the machine if it has not powered off by itself, and removes the
+// hold whatever happened.
+func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string) (err error) {
+	pid, err := p.busyPID(ps.unit)
 	if err != nil {
 		return err
 	}
+	if pid != 0 {
+		limit, err := time.ParseDuration(wait)
+		if err != nil {
+			return err
+		}
+		if err := p.hold(ctx, ps); err != nil {
+			return err
+		}
+		defer func() {
+			if rerr := p.release(context.WithoutCancel(ctx), ps); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the hold %s (the machine will not boot again after its job until it is gone): %w", ps.hold, rerr))
+			}
+		}()
+		if err := p.waitIdle(ctx, ps, limit); err != nil {
+			return err
+		}
+	}
+	if err := p.sd.Stop(ctx, ps.unit); err != nil {
+		return fmt.Errorf("cannot stop %s: %w", describe(ps.name), err)
+	}
+	return nil
+}
+
+// hold writes the runtime drop-in that keeps systemd from restarting the
+// machine, and reloads systemd.
+func (p *Provider) hold(ctx context.Context, ps paths) error {
+	if err := os.MkdirAll(filepath.Dir(p.onHost(ps.hold)), 0o755); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s%s\n# Held by rigplan apply until the machine's job ends; removed when apply is done.\n\n[Service]\nRestart=no\n", markPrefix, ps.name)
+	if err := fsutil.WriteAtomic(p.onHost(ps.hold), []byte(text), 0o644); err != nil {
+		return err
+	}
+	return p.sd.DaemonReload(ctx)
+}
+
+// release removes the hold, if there is one: after a wait, and at the
+// start of every apply, in case an apply was killed while it waited.
+func (p *Provider) release(ctx context.Context, ps paths) error {
+	there, err := fsutil.Exists(p.onHost(ps.hold))
+	if err != nil || !there {
+		return err
+	}
+	if err := fsutil.Remove(p.onHost(ps.hold)); err != nil {
+		return err
+	}
+	os.Remove(p.onHost(filepath.Dir(ps.hold))) // only if empty
+	return p.sd.DaemonReload(ctx)
+}
+
+// waitIdle waits until no job runs in the machine, for at most limit.
+func (p *Provider) waitIdle(ctx context.Context, ps paths, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(p.opts.PollInterval)
@@ -244,7 +301,7 @@ func (p *Provider) waitIdle(ctx context.Context, ps paths, wait string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s still runs a job (%s pid %d) after %s", describe(ps.name), jobProcess, pid, wait)
+			return fmt.Errorf("%s still runs a job (%s pid %d) after %s", describe(ps.name), jobProcess, pid, limit)
 		case <-tick.C:
 		}
 	}

@@ -63,8 +63,10 @@
 // a picked range, nested_podman with fewer than 131072 ids, bases below
 // 65536 or ranges past the last uid, bad machine names, relative bind
 // paths, command words and environment values a .nspawn file cannot
-// carry. At plan time (Refresh sees every machine): two machines with one
-// name or overlapping ranges; a missing bind source is a warning at plan
+// carry. At plan time: systemd-nspawn not installed (no
+// systemd-nspawn@.service); two machines with one name or overlapping
+// ranges (Refresh sees every machine), and a warning when a picked range
+// could land on a fixed one; a missing bind source is a warning at plan
 // (another resource of the same apply may create it, as the cache agent
 // creates its socket directory) and an error at apply.
 //
@@ -75,7 +77,9 @@
 // only waits) in the unit's cgroup under machine.slice. A new image or
 // user range is unpacked beside the running machine, then apply waits up
 // to job_wait for the job to end before it stops the machine, swaps the
-// root and starts it. New settings alone restart an idle machine; a busy
+// root and starts it. While it waits, a runtime drop-in (Restart=no)
+// keeps systemd from booting the machine again after the job, so that no
+// new job starts on the old root. New settings alone restart an idle machine; a busy
 // one keeps running and picks them up when it next boots (after its job,
 // with restart = "always").
 package nspawn

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/providers"
 )
 
@@ -30,7 +32,7 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 		return resp
 	}
 	vals := resp.Planned.AsValueMap()
-	var diags hcl.Diagnostics
+	diags := p.checkNspawn()
 
 	name := vals["name"]
 	if name.IsKnown() {
@@ -151,3 +153,21 @@ func (p *Provider) jobNotes(prior, planned cty.Value) hcl.Diagnostics {
 
 // describe is a machine for messages.
 func describe(name string) string { return fmt.Sprintf("machine %s", name) }
+
+// nspawnTemplates are the directories systemd finds
+// systemd-nspawn@.service in. The Debian package systemd-container
+// installs it with systemd-nspawn and machinectl.
+var nspawnTemplates = []string{"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
+
+// checkNspawn fails the plan of a machine on a host without
+// systemd-nspawn, rather than apply failing after it wrote the files.
+func (p *Provider) checkNspawn() hcl.Diagnostics {
+	for _, d := range nspawnTemplates {
+		if ok, _ := fsutil.Exists(p.onHost(filepath.Join(d, unitPrefix+unitSuffix))); ok {
+			return nil
+		}
+	}
+	return errorf("systemd-nspawn is not installed",
+		"Machines run as systemd-nspawn@NAME.service, and this host has no systemd-nspawn@.service (looked in %s). "+
+			"Install the Debian package systemd-container (apt-get install systemd-container), then plan again.", strings.Join(nspawnTemplates, ", "))
+}

@@ -17,6 +17,13 @@ import (
 const (
 	settingsDir = "/etc/systemd/nspawn"
 	unitDir     = "/etc/systemd/system"
+	// runtimeDir holds the drop-in that keeps systemd from booting a
+	// machine again while apply waits for its job to replace its root.
+	// Drop-ins apply in the order of their names, whatever their
+	// directory: the hold's sorts after rigplan.conf, so its Restart=no
+	// wins.
+	runtimeDir  = "/run/systemd/system"
+	holdName    = "rigplan.hold.conf"
 	machinesDir = "/var/lib/machines"
 	// markDir holds each machine's ownership mark for its root directory:
 	// outside the tree, so that nothing inside the machine can forge it.
@@ -77,7 +84,7 @@ func (p *Provider) onHost(hostPath string) string { return filepath.Join(p.opts.
 
 // paths are where one machine's files are, as host paths.
 type paths struct {
-	name, unit, settings, dropIn, dir, mark string
+	name, unit, settings, dropIn, hold, dir, mark string
 }
 
 func pathsFor(name string) paths {
@@ -87,6 +94,7 @@ func pathsFor(name string) paths {
 		unit:     unit,
 		settings: filepath.Join(settingsDir, name+".nspawn"),
 		dropIn:   filepath.Join(unitDir, unit+".d", dropInName),
+		hold:     filepath.Join(runtimeDir, unit+".d", holdName),
 		dir:      filepath.Join(machinesDir, name),
 		mark:     filepath.Join(markDir, name),
 	}

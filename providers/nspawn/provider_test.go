@@ -35,6 +35,7 @@ const (
 	dropInPath   = "/etc/systemd/system/systemd-nspawn@github-runner.service.d/rigplan.conf"
 	machineDir   = "/var/lib/machines/github-runner"
 	unitName     = "systemd-nspawn@github-runner.service"
+	holdPath     = "/run/systemd/system/systemd-nspawn@github-runner.service.d/rigplan.hold.conf"
 )
 
 func requireRoot(t *testing.T) {
@@ -210,6 +211,19 @@ func TestMissingBindSource(t *testing.T) {
 	}
 }
 
+func TestNspawnMissingFailsThePlan(t *testing.T) {
+	e := newEnv(t)
+	e.writeImage()
+	e.mkdir("/run/rigplan-cache")
+	if err := os.Remove(filepath.Join(e.root, "lib/systemd/system/systemd-nspawn@.service")); err != nil {
+		t.Fatal(err)
+	}
+	plan := e.p.Plan(context.Background(), &providers.PlanRequest{Addr: runner, Config: e.Config(runner, originalHCL), Prior: cty.NullVal(e.p.schema.ImpliedType())})
+	if msg := plan.Diagnostics.Error(); !plan.Diagnostics.HasErrors() || !strings.Contains(msg, "systemd-nspawn is not installed") || !strings.Contains(msg, "systemd-container") {
+		t.Errorf("plan on a host without systemd-nspawn: %v", plan.Diagnostics)
+	}
+}
+
 func TestOverlappingRanges(t *testing.T) {
 	e := newEnv(t)
 	a := e.Config(runner, originalHCL)
@@ -222,8 +236,16 @@ func TestOverlappingRanges(t *testing.T) {
 	}
 	c := e.Config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", "570097664:131072", "570228736:131072").Replace(originalHCL))
 	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{{Addr: runner, Config: a}, {Addr: other, Config: c}}})
-	if resp.Diagnostics.HasErrors() {
+	if resp.Diagnostics.HasErrors() || len(resp.Diagnostics) > 0 {
 		t.Errorf("adjacent ranges refused: %v", resp.Diagnostics)
+	}
+	// A picked range may land on a fixed one: nspawn only avoids ranges
+	// of running machines.
+	d := e.Config(other, strings.NewReplacer(`"runner"`, `"other"`, "github-runner", "other-runner", `"570097664:131072"`, `"pick"`,
+		`"off"`, `"auto"`, "read_only     = true", "read_only = false", "nested_podman = true", "nested_podman = false").Replace(originalHCL))
+	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{{Addr: runner, Config: a}, {Addr: other, Config: d}}})
+	if resp.Diagnostics.HasErrors() || !strings.Contains(resp.Diagnostics.Error(), "Picked and fixed user ranges may collide") {
+		t.Errorf("a picked range beside a fixed one: %v", resp.Diagnostics)
 	}
 }
 
@@ -284,8 +306,17 @@ func TestBusy(t *testing.T) {
 	if ok, _ := fsutil.Exists(filepath.Join(e.root, machineDir, "etc/new")); ok {
 		t.Error("the root of a busy machine was replaced")
 	}
-	if strings.Contains(strings.Join(e.fake.Calls(t), "\n"), "stop") {
+	calls := strings.Join(e.fake.Calls(t), "\n")
+	if strings.Contains(calls, "stop") {
 		t.Error("apply stopped a busy machine")
+	}
+	// While it waited, a runtime drop-in kept systemd from booting the
+	// machine again after the job; it is gone after the wait.
+	if strings.Count(calls, "daemon-reload") != 2 {
+		t.Errorf("apply waiting for a job did not hold and release the machine (two daemon-reloads):\n%s", calls)
+	}
+	if ok, _ := fsutil.Exists(filepath.Join(e.root, holdPath)); ok {
+		t.Errorf("%s left behind after the wait", holdPath)
 	}
 	// The job ends: apply goes ahead.
 	write("/proc/4242/comm", "Runner.Listener\n")
@@ -294,6 +325,20 @@ func TestBusy(t *testing.T) {
 	}
 	if ok, _ := fsutil.Exists(filepath.Join(e.root, machineDir, "etc/new")); !ok {
 		t.Error("the root was not replaced after the job")
+	}
+	// An apply killed while it waited leaves the hold: plan shows it as
+	// drift, and the next apply removes it.
+	e.mkdir(filepath.Dir(holdPath))
+	write(holdPath, "[Service]\nRestart=no\n")
+	held, warnings := e.Refresh(providers.Instance{Addr: runner, Config: busyCfg})
+	if got := attrString(held[runner].State, "restart"); got != "no" || !strings.Contains(warnings.Error(), "Machine held") {
+		t.Errorf("refresh of a held machine: restart %q, %v", got, warnings)
+	}
+	if a := e.MustConverge(runner, busyCfg); a != providers.Update {
+		t.Errorf("a held machine: %v, want update", a)
+	}
+	if ok, _ := fsutil.Exists(filepath.Join(e.root, holdPath)); ok {
+		t.Errorf("apply did not remove the hold %s", holdPath)
 	}
 	// Idle, new settings restart the machine.
 	e.fake.ResetCalls(t)

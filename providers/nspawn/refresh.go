@@ -87,6 +87,10 @@ func (p *Provider) Refresh(ctx context.Context, req *providers.RefreshRequest) *
 	return &providers.RefreshResponse{Objects: objs, Diagnostics: diags}
 }
 
+// systemd-nspawn's private_users = "pick" chooses a 65536-aligned base
+// between these (UID_SHIFT_PICK_MIN and _MAX in its source).
+const pickMin, pickMax = 0x00080000, 0x6FFF0000
+
 // desiredByName indexes the wanted machines by name, and refuses two with
 // one name or with overlapping private user ranges.
 func (p *Provider) desiredByName(insts []providers.Instance) (map[string]providers.Instance, hcl.Diagnostics) {
@@ -97,6 +101,7 @@ func (p *Provider) desiredByName(insts []providers.Instance) (map[string]provide
 		r    userRange
 	}
 	var ranges []ranged
+	var picked []schema.Address
 	for _, inst := range insts {
 		name := attrString(inst.Config, "name")
 		if name == "" {
@@ -110,6 +115,16 @@ func (p *Provider) desiredByName(insts []providers.Instance) (map[string]provide
 		byName[name] = inst
 		if r, ok := rangeOf(attrString(inst.Config, "private_users")); ok {
 			ranges = append(ranges, ranged{inst.Addr, r})
+		} else if attrString(inst.Config, "private_users") == "pick" {
+			picked = append(picked, inst.Addr)
+		}
+	}
+	for _, r := range ranges {
+		if len(picked) > 0 && uint64(r.r.base)+uint64(r.r.count) > pickMin && uint64(r.r.base) < pickMax+0x10000 {
+			diags = append(diags, warnf("Picked and fixed user ranges may collide",
+				"%s picks its user range at boot, and %s's fixed range %s lies where systemd-nspawn picks from (0x%08X–0x%08X); nspawn does not know about a fixed range "+
+					"of a machine that is not running, so the two may share host uids. Give %s a fixed range too.",
+				picked[0], r.addr, r.r, pickMin, pickMax+0xFFFF, picked[0]))
 		}
 	}
 	sort.Slice(ranges, func(i, j int) bool { return ranges[i].r.base < ranges[j].r.base })
@@ -204,6 +219,11 @@ func (p *Provider) readState(ps paths, st systemd.UnitStatus) (cty.Value, hcl.Di
 		for k, v := range settingsAttrs(parseSettings(nsp, drop)) {
 			vals[k] = v
 		}
+	}
+	if held, _ := fsutil.Exists(p.onHost(ps.hold)); held {
+		// What systemd does: the hold's Restart=no overrides the drop-in.
+		vals["restart"] = cty.StringVal("no")
+		diags = append(diags, warnf("Machine held", "%s exists: an apply that waited for %s's job was stopped before it removed it, so systemd will not boot the machine again after its job. The next apply removes it.", ps.hold, ps.name))
 	}
 	if markB != nil {
 		m, err := parseMark(markB)

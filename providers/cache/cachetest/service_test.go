@@ -23,17 +23,10 @@ import (
 var rigplan string
 
 func TestMain(m *testing.M) {
-	if !testhost.Inside() {
-		exe, err := os.Executable()
-		if err == nil {
-			rigplan, err = rigplanbin.Build(filepath.Dir(exe))
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "cachetest: %v\n", err)
-			os.Exit(1)
-		}
-	} else if exe, err := os.Executable(); err == nil {
-		rigplan = filepath.Join(filepath.Dir(exe), "rigplan")
+	var err error
+	if rigplan, err = rigplanbin.NextToTest(!testhost.Inside()); err != nil {
+		fmt.Fprintf(os.Stderr, "cachetest: %v\n", err)
+		os.Exit(1)
 	}
 	os.Exit(testhost.MainSystemd(m))
 }
@@ -120,20 +113,7 @@ func TestServiceLifecycle(t *testing.T) {
 // rp runs rigplan and fails the test unless it exits with want.
 func rp(t *testing.T, want int, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(rigplan, args...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	out, err := cmd.CombinedOutput()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if code != want {
-		t.Fatalf("rigplan %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out)
-	}
-	return string(out)
+	return rigplanbin.Run(t, rigplan, want, args...)
 }
 
 func show(t *testing.T, prop string) string {
