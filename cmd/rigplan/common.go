@@ -54,7 +54,7 @@ func (a *app) allProviders(run sysexec.Runner) []providers.Provider {
 		lvm.New(run, lvm.Options{}),
 		cache.New(run, cache.Options{Root: a.getenv(rootEnv), Executable: exe}),
 		podman.New(run, podman.Options{Root: a.getenv(rootEnv), Progress: a.imageProgress()}),
-		nspawn.New(run, nspawn.Options{Root: a.getenv(rootEnv)}),
+		nspawn.New(run, nspawn.Options{Root: a.getenv(rootEnv), Progress: a.imageProgress()}),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/ociimage"
+	"github.com/rigplan/rigplan/internal/progress"
 	"github.com/rigplan/rigplan/internal/rootfs"
 	"github.com/rigplan/rigplan/internal/systemd"
 	"github.com/rigplan/rigplan/providers"
@@ -183,7 +184,9 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 		r, _ := rangeOf(s.privateUsers)
 		idmap = &rootfs.IDMap{Base: r.base, Size: r.count}
 	}
-	got, err := ociimage.Unpack(ctx, p.onHost(want.image), stage.Dir(), ociimage.UnpackOptions{IDMap: idmap})
+	rep := progress.New(p.opts.Progress, want.addr.String())
+	defer rep.Done()
+	got, err := ociimage.Unpack(ctx, p.onHost(want.image), stage.Dir(), ociimage.UnpackOptions{IDMap: idmap, Progress: rep})
 	if err == nil && got.String() != want.digest {
 		err = fmt.Errorf("the layout holds %s, not %s: the image changed since plan; plan again", got, want.digest)
 	}
@@ -193,7 +196,7 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 	}
 	stopped := false
 	if st.Active() {
-		if err := p.stopBetweenJobs(ctx, ps, want.jobWait); err != nil {
+		if err := p.stopBetweenJobs(ctx, ps, want.jobWait, rep); err != nil {
 			stage.Discard()
 			return false, errorf("Machine not stopped for its new root", "%v\nThe machine and its root are as they were; apply again after the job, or raise job_wait.", err)
 		}
@@ -230,7 +233,7 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 // moment between two polls; apply waits at most wait for the job to end,
 // stops the machine if it has not powered off by itself, and removes the
 // hold whatever happened.
-func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string) (err error) {
+func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string, rep *progress.Reporter) (err error) {
 	pid, err := p.busyPID(ps.unit)
 	if err != nil {
 		return err
@@ -240,6 +243,7 @@ func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string) (
 		if err != nil {
 			return err
 		}
+		rep.Printf("a job runs (%s pid %d): waiting up to %s for it to end", jobProcess, pid, limit)
 		if err := p.hold(ctx, ps); err != nil {
 			return err
 		}

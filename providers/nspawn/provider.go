@@ -2,6 +2,7 @@ package nspawn
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -45,6 +46,10 @@ type Options struct {
 	// PollInterval is how often apply looks whether a busy machine's job
 	// ended; 0 is 10 s.
 	PollInterval time.Duration
+	// Progress receives progress of root unpacks and of waits for a job;
+	// nil is quiet. The CLI passes its stderr only when that is a
+	// terminal.
+	Progress io.Writer
 }
 
 // Provider implements the machine resource type.

@@ -1,6 +1,7 @@
 package nspawn
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -299,9 +300,15 @@ func TestBusy(t *testing.T) {
 	if !strings.Contains(plan.Diagnostics.Error(), "Machine busy") {
 		t.Errorf("plan for a busy machine: %v", plan.Diagnostics)
 	}
+	var progress bytes.Buffer
+	e.p.opts.Progress = &progress
 	resp := e.p.Apply(context.Background(), &providers.ApplyRequest{Addr: runner, Action: providers.Update, Prior: prior, Planned: plan.Planned})
 	if !resp.Diagnostics.HasErrors() || !strings.Contains(resp.Diagnostics.Error(), "still runs a job") {
 		t.Errorf("apply on a busy machine: %v", resp.Diagnostics)
+	}
+	e.p.opts.Progress = nil
+	if got := progress.String(); !strings.Contains(got, "machine.runner: unpacked 1 layers") || !strings.Contains(got, "waiting up to 0s") {
+		t.Errorf("progress of an unpack and a wait for a job:\n%s", got)
 	}
 	if ok, _ := fsutil.Exists(filepath.Join(e.root, machineDir, "etc/new")); ok {
 		t.Error("the root of a busy machine was replaced")
