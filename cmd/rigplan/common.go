@@ -19,6 +19,7 @@ import (
 	"github.com/rigplan/rigplan/planner"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/providers/cache"
+	"github.com/rigplan/rigplan/providers/github"
 	"github.com/rigplan/rigplan/providers/lvm"
 	"github.com/rigplan/rigplan/providers/nspawn"
 	"github.com/rigplan/rigplan/providers/podman"
@@ -55,6 +56,7 @@ func (a *app) allProviders(run sysexec.Runner) []providers.Provider {
 		cache.New(run, cache.Options{Root: a.getenv(rootEnv), Executable: exe}),
 		podman.New(run, podman.Options{Root: a.getenv(rootEnv), Progress: a.imageProgress()}),
 		nspawn.New(run, nspawn.Options{Root: a.getenv(rootEnv), Progress: a.imageProgress()}),
+		github.New(run, github.Options{Root: a.getenv(rootEnv)}),
 	}
 }
 

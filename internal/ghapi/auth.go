@@ -21,12 +21,13 @@ import (
 // secrets stay in files on the host; the HCL names only the paths.
 type Auth struct {
 	// TokenFile holds a personal access token (or any bearer token).
-	TokenFile string
+	TokenFile string `json:"token_file,omitempty"`
 	// AppID, InstallationID and PrivateKeyFile are a GitHub App's: its ID,
 	// its installation on the organization or repository owner, and the
 	// private key (.pem) downloaded from its settings.
-	AppID, InstallationID int64
-	PrivateKeyFile        string
+	AppID          int64  `json:"app_id,omitempty"`
+	InstallationID int64  `json:"installation_id,omitempty"`
+	PrivateKeyFile string `json:"private_key_file,omitempty"`
 }
 
 // String names the credentials for messages, without any secret.

@@ -49,6 +49,10 @@ type Token struct {
 type API interface {
 	// ListRunners returns every runner of the scope, all pages.
 	ListRunners(ctx context.Context, s Scope) ([]Runner, error)
+	// Probe makes the cheapest call that needs what managing the scope's
+	// runners needs (one runner of the list): it proves the credentials,
+	// the App's installation and its permission.
+	Probe(ctx context.Context, s Scope) error
 	DeleteRunner(ctx context.Context, s Scope, id int64) error
 	// RunnerGroupID resolves a runner group's name; a repository has only
 	// the default group, 1.
@@ -123,7 +127,17 @@ func New(opts Options) (*Client, error) {
 
 // ListRunners returns every runner of the scope, following all pages.
 func (c *Client) ListRunners(ctx context.Context, s Scope) ([]Runner, error) {
-	opts := &github.ListRunnersOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	return c.listRunners(ctx, s, 100, true)
+}
+
+// Probe lists one runner.
+func (c *Client) Probe(ctx context.Context, s Scope) error {
+	_, err := c.listRunners(ctx, s, 1, false)
+	return err
+}
+
+func (c *Client) listRunners(ctx context.Context, s Scope, perPage int, all bool) ([]Runner, error) {
+	opts := &github.ListRunnersOptions{ListOptions: github.ListOptions{PerPage: perPage}}
 	var out []Runner
 	for {
 		var page *github.Runners
@@ -149,7 +163,7 @@ func (c *Client) ListRunners(ctx context.Context, s Scope) ([]Runner, error) {
 		for _, r := range page.Runners {
 			out = append(out, runnerOf(r))
 		}
-		if resp.NextPage == 0 {
+		if resp.NextPage == 0 || !all {
 			return out, nil
 		}
 		opts.Page = resp.NextPage

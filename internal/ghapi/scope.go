@@ -8,10 +8,10 @@ import (
 // Scope is where runners are registered.
 type Scope struct {
 	// Kind is "repository", "organization" or "enterprise".
-	Kind string
+	Kind string `json:"kind"`
 	// Name is OWNER/REPO, the organization's login, or the enterprise's
 	// slug.
-	Name string
+	Name string `json:"name"`
 }
 
 // Scope kinds.

@@ -49,6 +49,9 @@ type UnitStatus struct {
 	FragmentPath string
 	// DropInPaths are the drop-in files applied on top of it.
 	DropInPaths []string
+	// InvocationID identifies the unit's current run (32 hex digits), ""
+	// when it does not run: a machine's boot.
+	InvocationID string
 }
 
 // Loaded reports whether systemd has the unit loaded (it knows a unit

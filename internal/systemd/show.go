@@ -39,6 +39,8 @@ func ParseShow(out string) ([]UnitStatus, error) {
 			cur.NeedDaemonReload = val == "yes"
 		case "FragmentPath":
 			cur.FragmentPath = val
+		case "InvocationID":
+			cur.InvocationID = val
 		case "DropInPaths":
 			if f := strings.Fields(val); len(f) > 0 {
 				cur.DropInPaths = f

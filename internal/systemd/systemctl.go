@@ -34,7 +34,7 @@ type Systemctl struct {
 var _ Manager = Systemctl{}
 
 // showProperties are the properties Show asks for.
-var showProperties = []string{"Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload", "FragmentPath", "DropInPaths"}
+var showProperties = []string{"Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload", "FragmentPath", "DropInPaths", "InvocationID"}
 
 // Show runs one `systemctl show` for all units.
 func (s Systemctl) Show(ctx context.Context, units ...string) ([]UnitStatus, error) {

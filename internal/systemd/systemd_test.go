@@ -29,6 +29,7 @@ func TestParseShow(t *testing.T) {
 		UnitFileState: "enabled", NeedDaemonReload: true,
 		FragmentPath: "/etc/systemd/system/rigplan-cache-ci.service",
 		DropInPaths:  []string{"/etc/systemd/system/rigplan-cache-ci.service.d/override.conf"},
+		InvocationID: "6c0ef3d6b0e54d0f8f6f3a1b2c3d4e5f",
 	}, {
 		ID: "rigplan-cache-gone.service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead",
 	}}
@@ -113,7 +114,7 @@ func TestSystemctlAgainstStandIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(st) != 2 || st[0].ID != "x.service" || !st[0].Active() || st[0].UnitFileState != "enabled" || st[0].NeedDaemonReload ||
-		st[1].ID != "missing.service" || st[1].Loaded() {
+		st[1].ID != "missing.service" || st[1].Loaded() || len(st[0].InvocationID) != 32 || st[1].InvocationID != "" {
 		t.Errorf("show: %+v", st)
 	}
 
@@ -143,8 +144,8 @@ func TestSystemctlAgainstStandIn(t *testing.T) {
 		"systemctl daemon-reload",
 		"systemctl enable --quiet -- x.service",
 		"systemctl start -- x.service",
-		"systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths -- x.service missing.service",
-		"systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths -- x.service",
+		"systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths,InvocationID -- x.service missing.service",
+		"systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths,InvocationID -- x.service",
 		"systemctl restart -- x.service",
 		"journalctl --unit=x.service --lines=5 --no-pager --quiet --output=short-iso",
 		"systemctl stop -- missing.service",

@@ -83,7 +83,7 @@
 // what the agent does), hashes both files, stats the socket's directory
 // for its mode, and runs one
 //
-//	systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths -- UNIT...
+//	systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath,DropInPaths,InvocationID -- UNIT...
 //
 // for all cache units. So a hand edit of either file, a stopped or
 // disabled service, a unit changed on disk but not reloaded, or a chmod of

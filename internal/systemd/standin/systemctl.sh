@@ -7,6 +7,7 @@
 #   STATE/calls           every call, one line each ("systemctl start -- u")
 #   STATE/U.loaded        the sha256 of unit U's file when it was loaded
 #   STATE/U.active        U's ActiveState when it is not inactive
+#   STATE/U.invocation    U's InvocationID, new at each start
 #   STATE/U.enabled       present when U is enabled
 #   STATE/fail-start      present: start and restart fail (U turns failed)
 #   STATE/journal         what journalctl prints
@@ -97,10 +98,12 @@ show)
 		fi
 		if [ -e "$STATE/$u.active" ]; then
 			echo "ActiveState=$(cat "$STATE/$u.active")"
+			echo "InvocationID=$(cat "$STATE/$u.invocation" 2>/dev/null)"
 			echo "SubState=running"
 		else
 			echo "ActiveState=inactive"
 			echo "SubState=dead"
+			echo "InvocationID="
 		fi
 		dropins=
 		for d in "$UNITS/$u.d"/*.conf; do
@@ -148,6 +151,7 @@ start | restart)
 			exit 1
 		fi
 		echo active >"$STATE/$u.active"
+		tr -d '-' </proc/sys/kernel/random/uuid >"$STATE/$u.invocation"
 	done
 	;;
 stop)
