@@ -50,6 +50,9 @@ type Agent struct {
 	started  time.Time
 	requests atomic.Uint64 // request ids
 
+	// runners are the GitHub clients of the runner policies.
+	runners runnerClients
+
 	// gcMu keeps retention runs apart.
 	gcMu sync.Mutex
 

@@ -93,6 +93,9 @@ type Config struct {
 	// MaxConnections bounds the connections served at once; further
 	// clients wait in the socket's backlog.
 	MaxConnections int
+	// RunnersRoot is the root the runner policies are read under
+	// (runnerconf.Dir, written by the runner resource); "" is "/".
+	RunnersRoot string
 	// SealWait bounds how long the agent waits, after a machine's leader
 	// exited, for the machine's mounts of a snapshot to go away before it
 	// seals it; if something still holds it then, the agent retries at

@@ -113,7 +113,10 @@ func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
 		}
 		return a.remove(ctx, c, req.Name)
 	case protocol.CommandRunnerConfig, protocol.CommandRegistrationToken:
-		return protocol.Fail(fmt.Sprintf("%s is not configured: this agent hands out no runner identities; register the runner in its image instead", req.Command))
+		if c.who.machine == nil {
+			return protocol.Fail(fmt.Sprintf("%s is for a machine's runner at boot; on the host, use GitHub's settings", req.Command))
+		}
+		return a.runnerIdentity(ctx, c, *c.who.machine)
 	}
 	return protocol.Fail(fmt.Sprintf("command %s is not served by this agent", req.Command))
 }

@@ -47,8 +47,10 @@
 //	stats                 report counters
 //	gc [dry-run]          run retention now (host root only)
 //	rm NAME               delete one snapshot (host root only)
-//	runner-config         reserved: a just-in-time runner configuration
-//	registration-token    reserved: a runner registration token
+//	runner-config         the machine's runner's just-in-time config:
+//	                      ok CONFIG NAME (for run.sh --jitconfig CONFIG)
+//	registration-token    a registration token for config.sh: ok TOKEN URL
+//	                      NAME LABELS GROUP FLAGS
 //
 // PATH is one word: absolute, clean (no "." or ".." segments, no doubled or
 // trailing slash), not "/" and at most 4096 bytes. The agent further

@@ -21,9 +21,10 @@ const (
 	// accepts them only from root on the host, never from a machine.
 	CommandGC     Command = "gc"
 	CommandRemove Command = "rm"
-	// CommandRunnerConfig and CommandRegistrationToken are parsed now so
-	// that the request format does not change when the agent starts to hand
-	// out runner identities (DESIGN.md, "GitHub runners without secrets").
+	// CommandRunnerConfig and CommandRegistrationToken give a machine its
+	// runner's identity, from the runner block that lists it; the
+	// credentials stay with the agent (DESIGN.md, "GitHub runners without
+	// secrets").
 	CommandRunnerConfig      Command = "runner-config"
 	CommandRegistrationToken Command = "registration-token"
 )

@@ -133,7 +133,8 @@
 // injection relies on mount propagation from the host. So: NoNewPrivileges,
 // LockPersonality, RestrictRealtime, RestrictSUIDSGID,
 // SystemCallArchitectures=native and RestrictAddressFamilies=AF_UNIX
-// AF_NETLINK (the socket, and udev for LVM). Not used, and why: any of
+// AF_NETLINK AF_INET AF_INET6 (the socket, udev for LVM, and GitHub's API
+// for the runner-config and registration-token commands). Not used, and why: any of
 // ProtectSystem, ProtectHome, PrivateTmp, PrivateDevices, PrivateMounts,
 // ReadOnlyPaths, ProtectKernelModules, ProtectKernelLogs, ProtectProc,
 // ProtectControlGroups (each gives the service its own mount namespace;
@@ -141,7 +142,6 @@
 // RestrictNamespaces (the agent calls setns(CLONE_NEWNS)); PrivateNetwork
 // (udev's netlink events); a SystemCallFilter or CapabilityBoundingSet
 // until a test under real systemd proves the set the agent and LVM need.
-// The GitHub runner-config command will need AF_INET and AF_INET6 added.
 //
 // # Which binary
 //

@@ -29,7 +29,7 @@ const (
 	stopTimeout      = "90s"
 	restartDelay     = "5s"
 	serviceWantedBy  = "multi-user.target"
-	allowedFamilies  = "AF_UNIX AF_NETLINK"
+	allowedFamilies  = "AF_UNIX AF_NETLINK AF_INET AF_INET6"
 	serveSubcommand  = "cache serve -config"
 	unitDescription  = "rigplan cache agent"
 )
