@@ -256,6 +256,12 @@ func TestGitHubApp(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "administration") || !strings.Contains(err.Error(), "GitHub App 42") {
 		t.Errorf("a missing permission: %v", err)
 	}
+	// A repository of another owner: the App is not installed there.
+	srv.AddScope("repos/other/tools")
+	_, err = c.ListRunners(ctx, Scope{Repository, "other/tools"})
+	if err == nil || !strings.Contains(err.Error(), "is the App installed there") {
+		t.Errorf("a repository the App is not installed on: %v", err)
+	}
 	// An installation that is not there.
 	bad := auth
 	bad.InstallationID = 99

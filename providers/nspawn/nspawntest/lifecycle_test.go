@@ -49,9 +49,10 @@ const (
 
 // exampleConfig is examples/runner-image as an operator would adapt it to
 // this host: the runner image imported from an OCI layout (the test host
-// has no podman and no network, so no build and no debian image), and the
-// machine as written there, plus a read-write bind for the job's reports,
-// a marker in its environment, and a job_wait the test can live with.
+// has no podman and no network: no build, no debian image, no runner
+// registration), and the machine as written there, plus a read-write
+// bind for the job's reports, a marker in its environment, and a job_wait
+// the test can live with.
 func exampleConfig(t *testing.T, layout, marker string) string {
 	t.Helper()
 	src, err := os.ReadFile(example)
@@ -67,6 +68,8 @@ func exampleConfig(t *testing.T, layout, marker string) string {
 	img.RemoveBlock(block(t, img, "build"))
 	img.SetAttributeValue("source", cty.StringVal("oci:"+layout))
 	body.RemoveBlock(block(t, body, "image", "debian"))
+	// The runner registration talks to GitHub: not here.
+	body.RemoveBlock(block(t, body, "runner", "repository"))
 	m := block(t, body, "machine", "runner").Body()
 	m.SetAttributeValue("bind", cty.ListVal([]cty.Value{cty.StringVal(jobs + ":/jobs")}))
 	m.SetAttributeValue("environment", cty.MapVal(map[string]cty.Value{"MARKER": cty.StringVal(marker)}))
