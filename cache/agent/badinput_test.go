@@ -61,8 +61,8 @@ func TestBadInput(t *testing.T) {
 		{"empty", "", []string{"the request is empty"}},
 		{"save without a mount", "save " + cacheDir + "\n", []string{"no cache is mounted at " + cacheDir}},
 		{"rm from a machine", "rm default\n", []string{"rm is for the host's operator"}},
-		{"runner-config", "runner-config\n", []string{"runner-config is not configured"}},
-		{"registration-token", "registration-token\n", []string{"registration-token is not configured"}},
+		{"runner-config of a machine no runner block lists", "runner-config\n", []string{"no runner block lists machine"}},
+		{"registration-token likewise", "registration-token\n", []string{"no runner block lists machine"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.in(t)

@@ -210,6 +210,7 @@ func (e *env) config(mod func(*agent.Config)) agent.Config {
 		ReadTimeout:       2 * time.Second,
 		RetentionInterval: -1, // tests run retention themselves
 		SealWait:          20 * time.Second,
+		RunnersRoot:       e.t.TempDir(), // no runner policies, whatever the host has
 	}
 	for _, n := range e.declared {
 		cfg.Machines[n] = []string{home}
