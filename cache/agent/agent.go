@@ -16,6 +16,7 @@ import (
 
 	"github.com/rigplan/rigplan/cache/inject"
 	"github.com/rigplan/rigplan/cache/store"
+	"github.com/rigplan/rigplan/internal/ghapi"
 )
 
 // Deps are what the agent works with, apart from its configuration.
@@ -51,7 +52,7 @@ type Agent struct {
 	requests atomic.Uint64 // request ids
 
 	// runners are the GitHub clients of the runner policies.
-	runners runnerClients
+	runners ghapi.Clients
 
 	// gcMu keeps retention runs apart.
 	gcMu sync.Mutex

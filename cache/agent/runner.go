@@ -2,13 +2,10 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -17,36 +14,6 @@ import (
 	"github.com/rigplan/rigplan/internal/ghapi"
 	"github.com/rigplan/rigplan/internal/runnerconf"
 )
-
-// runnerClients keeps one GitHub client per policy's API and credentials,
-// so that a GitHub App's installation token is reused until it is about
-// to expire instead of fetched for every boot.
-type runnerClients struct {
-	mu      sync.Mutex
-	clients map[string]ghapi.API
-}
-
-func (r *runnerClients) get(p runnerconf.Config) (ghapi.API, error) {
-	b, _ := json.Marshal(struct {
-		URL  string
-		Auth ghapi.Auth
-	}{p.URL, p.Auth})
-	key := fmt.Sprintf("%x", sha256.Sum256(b))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clients[key]; ok {
-		return c, nil
-	}
-	c, err := ghapi.New(ghapi.Options{URL: p.URL, Auth: p.Auth})
-	if err != nil {
-		return nil, err
-	}
-	if r.clients == nil {
-		r.clients = map[string]ghapi.API{}
-	}
-	r.clients[key] = c
-	return c, nil
-}
 
 // runnerIdentity answers runner-config and registration-token: the
 // machine's runner registered on GitHub with the policy of the runner
@@ -67,7 +34,7 @@ func (a *Agent) runnerIdentity(ctx context.Context, c *call, m inject.Machine) *
 		return protocol.Fail(fmt.Sprintf("no runner block lists machine %s: add it to a runner block's machines and apply on the host", m.Name))
 	}
 	name := runnerconf.RunnerName(pol.NamePrefix, m.Name, bootID(m))
-	cl, err := a.runners.get(pol)
+	cl, err := a.runners.Get(ghapi.Options{URL: pol.URL, Auth: pol.Auth})
 	if err != nil {
 		return c.internal("reading the GitHub credentials of "+pol.Address, err)
 	}

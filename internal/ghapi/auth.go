@@ -1,12 +1,9 @@
 package ghapi
 
 import (
-	"bytes"
 	"crypto/rsa"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-github/v89/github"
 )
 
 // Auth says how to authenticate: a token file, or a GitHub App. The
@@ -146,31 +144,19 @@ func (t *appTransport) installationToken(req *http.Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("signing the GitHub App's JWT: %w", err)
 	}
-	url := fmt.Sprintf("%sapp/installations/%d/access_tokens", t.base, t.auth.InstallationID)
-	r, err := http.NewRequestWithContext(req.Context(), http.MethodPost, url, nil)
+	// The exchange is go-github's too, with the JWT as the bearer.
+	jc, err := github.NewClient(github.WithTransport(bearer{token: signed, next: t.next}),
+		github.WithURLs(&t.base, &t.base), github.WithDisableRateLimitCheck(), github.WithUserAgent("rigplan"))
 	if err != nil {
 		return "", err
 	}
-	r.Header.Set("Authorization", "Bearer "+signed)
-	r.Header.Set("Accept", "application/vnd.github+json")
-	r.Header.Set("User-Agent", "rigplan")
-	doing := fmt.Sprintf("get an installation token for GitHub App %d, installation %d", t.auth.AppID, t.auth.InstallationID)
-	resp, err := t.next.RoundTrip(r)
+	tok, _, err := jc.Apps.CreateInstallationToken(req.Context(), t.auth.InstallationID, &github.InstallationTokenOptions{})
+	if err == nil && tok.GetToken() == "" {
+		err = fmt.Errorf("GitHub answered without a token")
+	}
 	if err != nil {
-		return "", &Error{Doing: doing, Auth: t.auth.String(), Err: err}
+		return "", explain(fmt.Sprintf("get an installation token for GitHub App %d, installation %d", t.auth.AppID, t.auth.InstallationID), t.auth.String(), "", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var answer struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
-		Message   string    `json:"message"`
-	}
-	jsonErr := json.NewDecoder(bytes.NewReader(body)).Decode(&answer)
-	if resp.StatusCode != http.StatusCreated || jsonErr != nil || answer.Token == "" {
-		return "", &Error{Doing: doing, Auth: t.auth.String(), Status: resp.StatusCode, Message: answer.Message,
-			Err: fmt.Errorf("%s", bytes.TrimSpace(body))}
-	}
-	t.token, t.expires = answer.Token, answer.ExpiresAt
+	t.token, t.expires = tok.GetToken(), tok.GetExpiresAt().Time
 	return t.token, nil
 }

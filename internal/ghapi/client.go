@@ -336,7 +336,12 @@ func badKind(s Scope) error {
 
 // explain turns what go-github returned into an Error.
 func (c *Client) explain(s Scope, doing string, err error) error {
-	e := &Error{Doing: doing + " " + s.String(), Auth: c.auth, Permission: s.permission(), Err: err}
+	return explain(doing+" "+s.String(), c.auth, s.permission(), err)
+}
+
+// explain makes an Error of err, with GitHub's answer when there was one.
+func explain(doing, auth, permission string, err error) error {
+	e := &Error{Doing: doing, Auth: auth, Permission: permission, Err: err}
 	var gh *github.ErrorResponse
 	if errors.As(err, &gh) && gh.Response != nil {
 		e.Status = gh.Response.StatusCode

@@ -283,3 +283,26 @@ func TestAppKeyNotPEM(t *testing.T) {
 		t.Errorf("a PEM file without a key: %v", err)
 	}
 }
+
+// One client per credentials, kept; a rewritten token file makes a new one.
+func TestClientsKeptUntilTheFileChanges(t *testing.T) {
+	srv := githubtest.New(t)
+	auth := tokenAuth(t, srv)
+	made := 0
+	cs := Clients{New: func(o Options) (API, error) { made++; return New(o) }}
+	o := Options{URL: srv.URL, Auth: auth}
+	a, err := cs.Get(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := cs.Get(o); b != a || made != 1 {
+		t.Errorf("a second Get made another client (%d made)", made)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(auth.TokenFile, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := cs.Get(o); b == a || made != 2 {
+		t.Errorf("a rewritten token file kept the old client (%d made)", made)
+	}
+}

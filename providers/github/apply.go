@@ -56,13 +56,13 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 // cleanUp deletes what githubSide finds should go, as GitHub shows it
 // now, and returns what is left (outdated runners running a job).
 func (p *Provider) cleanUp(ctx context.Context, addr schema.Address, name string, c runnerconf.Config) (drift, hcl.Diagnostics) {
-	d, err := p.githubSide(ctx, name, c)
-	if err != nil {
-		return d, errorf("Cannot read "+addr.String()+"'s runners on GitHub", "%v", err)
-	}
 	cl, err := p.client(c)
 	if err != nil {
-		return d, errorf("Cannot reach GitHub", "%v", err)
+		return drift{}, errorf("Cannot reach GitHub", "%v", err)
+	}
+	d, err := p.githubSide(ctx, cl, name, c)
+	if err != nil {
+		return d, errorf("Cannot read "+addr.String()+"'s runners on GitHub", "%v", err)
 	}
 	var left drift
 	var diags hcl.Diagnostics

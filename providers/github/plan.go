@@ -7,14 +7,16 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/ghapi"
 	"github.com/rigplan/rigplan/internal/runnerconf"
 	"github.com/rigplan/rigplan/providers"
 )
 
 // Plan proposes a runner policy: its file, and no orphaned or outdated
-// runners. Before creating or changing one it asks GitHub for the runner
-// group, which proves the credentials, the App's installation and its
-// permission before apply writes anything.
+// runners. Before creating or changing one it makes one call to GitHub
+// (the runner group's lookup; for a repository, one runner of the list),
+// which proves the credentials, the App's installation and its permission
+// before apply writes anything.
 func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *providers.PlanResponse {
 	prior := req.Prior
 	if req.Config.IsNull() {
@@ -46,10 +48,13 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 	}
 	c := configFrom(req.Addr, planned)
 	cl, err := p.client(c)
-	if err == nil {
+	switch {
+	case err != nil:
+	case c.Scope.Kind == ghapi.Repository:
+		// A repository's group is always Default: no call to prove
+		// anything with, so list one runner.
 		err = cl.Probe(ctx, c.Scope)
-	}
-	if err == nil {
+	default:
 		_, err = cl.RunnerGroupID(ctx, c.Scope, c.Group)
 	}
 	if err != nil {

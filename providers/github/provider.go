@@ -23,15 +23,17 @@ type Options struct {
 	// Systemd tells which machines run, and their boots; nil means
 	// systemctl run through the provider's runner.
 	Systemd systemd.Manager
-	// Client makes the GitHub client for a policy; nil is ghapi.New.
+	// Client makes the GitHub client for a policy's URL and credentials
+	// (once; they are kept for the provider's life); nil is ghapi.New.
 	Client func(ghapi.Options) (ghapi.API, error)
 }
 
 // Provider implements the runner resource type.
 type Provider struct {
-	opts   Options
-	sd     systemd.Manager
-	schema *schema.Resource
+	opts    Options
+	sd      systemd.Manager
+	schema  *schema.Resource
+	clients ghapi.Clients
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -41,14 +43,11 @@ func New(run sysexec.Runner, opts Options) *Provider {
 	if opts.Root == "" {
 		opts.Root = "/"
 	}
-	if opts.Client == nil {
-		opts.Client = func(o ghapi.Options) (ghapi.API, error) { return ghapi.New(o) }
-	}
 	sd := opts.Systemd
 	if sd == nil {
 		sd = systemd.Systemctl{Run: run}
 	}
-	p := &Provider{opts: opts, sd: sd, schema: runnerSchema()}
+	p := &Provider{opts: opts, sd: sd, schema: runnerSchema(), clients: ghapi.Clients{New: opts.Client}}
 	p.schema.Provider = p.Name()
 	return p
 }
@@ -69,7 +68,7 @@ func (p *Provider) client(c runnerconf.Config) (ghapi.API, error) {
 	if auth.PrivateKeyFile != "" {
 		auth.PrivateKeyFile = filepath.Join(p.opts.Root, auth.PrivateKeyFile)
 	}
-	return p.opts.Client(ghapi.Options{URL: c.URL, Auth: auth})
+	return p.clients.Get(ghapi.Options{URL: c.URL, Auth: auth})
 }
 
 // fileName is the runner file's name of an instance: the block's name,

@@ -45,7 +45,11 @@ func (p *Provider) Refresh(ctx context.Context, req *providers.RefreshRequest) *
 			diags = append(diags, warnf("Runner file with an unusable mark", "%s names %q, whose file would be another: rigplan leaves it alone.", runnerconf.Path("/", name), c.Address))
 			continue
 		}
-		d, err := p.githubSide(ctx, name, c)
+		cl, err := p.client(c)
+		var d drift
+		if err == nil {
+			d, err = p.githubSide(ctx, cl, name, c)
+		}
 		if err != nil {
 			return &providers.RefreshResponse{Diagnostics: append(diags, errorf("Cannot read "+addr.String()+"'s runners on GitHub", "%v", err)...)}
 		}

@@ -3,10 +3,10 @@ package github
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/mod/semver"
 
 	"github.com/rigplan/rigplan/internal/ghapi"
 	"github.com/rigplan/rigplan/internal/runnerconf"
@@ -94,11 +94,7 @@ type drift struct {
 // should go: offline ones that no running machine's current boot stands
 // behind (a machine that died mid-job, a boot that never connected), and
 // those older than min_version.
-func (p *Provider) githubSide(ctx context.Context, name string, c runnerconf.Config) (drift, error) {
-	cl, err := p.client(c)
-	if err != nil {
-		return drift{}, err
-	}
+func (p *Provider) githubSide(ctx context.Context, cl ghapi.API, name string, c runnerconf.Config) (drift, error) {
 	runners, err := cl.ListRunners(ctx, c.Scope)
 	if err != nil {
 		return drift{}, err
@@ -135,22 +131,9 @@ func (p *Provider) githubSide(ctx context.Context, name string, c runnerconf.Con
 	return d, nil
 }
 
-// olderThan compares runner versions MAJOR.MINOR.PATCH numerically.
+// olderThan compares runner versions, MAJOR.MINOR.PATCH.
 func olderThan(v, floor string) bool {
-	a, b := strings.Split(v, "."), strings.Split(floor, ".")
-	for i := 0; i < len(a) || i < len(b); i++ {
-		x, y := 0, 0
-		if i < len(a) {
-			x, _ = strconv.Atoi(a[i])
-		}
-		if i < len(b) {
-			y, _ = strconv.Atoi(b[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
+	return semver.Compare("v"+v, "v"+floor) < 0
 }
 
 func names(rs []ghapi.Runner) []string {
