@@ -71,9 +71,9 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `rigplan turns a Linux host into clean, ephemeral, self-hosted GitHub Actions
 runners with fast persistent caches, described in HCL files kept in git.
 
-Describe LVM volume groups, thin pools, cache volumes and the cache agent
-(and, as rigplan grows, nspawn machines and runner registrations) in *.hcl
-files. Then:
+Describe LVM volume groups, thin pools and cache volumes, the cache agent,
+runner images, the systemd-nspawn machines that boot them and their GitHub
+runner registrations in *.hcl files. Then:
 
   rigplan validate        check the files without touching the host (for CI)
   rigplan plan            show what would change on this host
@@ -99,6 +99,7 @@ Flags may be written with one dash or two: -out and --out are the same.`,
 		a.graphCmd(),
 		a.cacheCmd(),
 		a.versionCmd(),
+		a.docsCmd(),
 	)
 	return root
 }

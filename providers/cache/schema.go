@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -161,5 +160,5 @@ func percentAttr(name string, def int64, desc string) *schema.Attribute {
 
 func durationAttribute(name string, def time.Duration, desc string) *schema.Attribute {
 	return &schema.Attribute{Name: name, Type: cty.String, Optional: true, Default: cty.StringVal(formatDuration(def)),
-		Description: desc + " Default " + strconv.Quote(formatDuration(def)) + ".", Validators: []schema.Validator{durationValidator(false)}}
+		Description: desc, Validators: []schema.Validator{durationValidator(false)}}
 }

@@ -23,7 +23,7 @@ func runnerSchema() *schema.Resource {
 	return &schema.Resource{
 		Type: typeRunner,
 		Description: "A GitHub Actions runner registration policy: which machines run runners for which repository, " +
-			"organization or enterprise, with which labels. rigplan writes it to /etc/rigplan/runners/NAME.json for the " +
+			"organization or enterprise, with which labels. rigplan writes it to `/etc/rigplan/runners/NAME.json` for the " +
 			"cache agent, which hands each machine a just-in-time config at boot; the credentials stay on the host.",
 		Attributes: []*schema.Attribute{
 			str("repository", "Register repository runners: `OWNER/REPO`. Exactly one of repository, organization, enterprise."),
@@ -39,7 +39,7 @@ func runnerSchema() *schema.Resource {
 			boolean("disable_update", true, "The runner must not update itself (`--disableupdate`): the image decides its version."),
 			str("min_version", "Oldest runner version accepted, e.g. `2.321.0`: older runners show as drift and apply removes them.", versionValidator),
 			list("machines", "The machines whose runners this registers: write `machine.NAME.name`."),
-			str("token_file", "A file on the host holding a token with admin rights on the scope. Never the token itself.", pathValidator),
+			str("token_file", "A file on the host holding a token with admin rights on the scope. Never the token itself. Give either this or an `app` block.", pathValidator),
 			{Name: "api_url", Type: cty.String, Optional: true, Default: cty.StringVal(ghapi.DefaultURL),
 				Description: "GitHub's REST API: `https://HOST/api/v3/` for GitHub Enterprise Server."},
 

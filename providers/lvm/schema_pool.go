@@ -40,8 +40,7 @@ func poolSchema() *schema.Resource {
 			{
 				Name: "chunk_size", Type: cty.String, Optional: true, Computed: true, ForceNew: true,
 				Description: "Allocation unit of the pool, a multiple of 64K from 64K to 1G; by default LVM picks it " +
-					"(64K for most pools). Smaller chunks share more between snapshots, larger ones need less metadata. " +
-					"Changing it replaces the pool.",
+					"(64K for most pools). Smaller chunks share more between snapshots, larger ones need less metadata.",
 				Validators: []schema.Validator{chunkSizeValidator},
 			},
 			{
@@ -54,7 +53,7 @@ func poolSchema() *schema.Resource {
 			{
 				Name: "error_when_full", Type: cty.Bool, Optional: true, Default: cty.True,
 				Description: "Fail writes at once when the pool is full (`lvchange --errorwhenfull y`) instead of " +
-					"queueing them for up to 60 seconds, so that a CI job filling the pool fails fast rather than hanging. Default true.",
+					"queueing them for up to 60 seconds, so that a CI job filling the pool fails fast rather than hanging.",
 			},
 			tagsAttribute("thin pool"),
 			{Name: "id", Type: cty.String, Computed: true, Description: "`VG/POOL`, the form `lvcreate --thinpool` takes; known at plan time. Use it as a volume's `thin_pool`."},

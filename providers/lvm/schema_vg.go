@@ -35,7 +35,7 @@ func vgSchema() *schema.Resource {
 		Attributes: []*schema.Attribute{
 			{
 				Name: "name", Type: cty.String, Required: true, ForceNew: true,
-				Description: "Name of the volume group, as in `/dev/NAME/...`. Letters, digits and `+ _ . -`. Changing it replaces the group.",
+				Description: "Name of the volume group, as in `/dev/NAME/...`. Letters, digits and `+ _ . -`.",
 				Validators:  []schema.Validator{vgNameValidator},
 			},
 			{
@@ -48,7 +48,7 @@ func vgSchema() *schema.Resource {
 			{
 				Name: "extent_size", Type: cty.String, Optional: true, Computed: true, ForceNew: true,
 				Description: "Physical extent size, e.g. `4M` (LVM's default). Every logical volume size is rounded up " +
-					"to a multiple of it. Must be a power of two of at least 1K or a multiple of 128K. Changing it replaces the group.",
+					"to a multiple of it. Must be a power of two of at least 1K or a multiple of 128K.",
 				Validators: []schema.Validator{extentSizeValidator},
 			},
 			tagsAttribute("volume group"),

@@ -45,13 +45,13 @@ func volumeSchema() *schema.Resource {
 			{
 				Name: "filesystem", Type: cty.String, Required: true, ForceNew: true,
 				Description: "Filesystem made on the volume at creation: `xfs` (at least 300M), `ext4` or `btrfs` (at " +
-					"least 256M). Changing it replaces the volume.",
+					"least 256M).",
 				Validators: []schema.Validator{schema.OneOf("xfs", "ext4", "btrfs")},
 			},
 			{
 				Name: "mkfs_options", Type: cty.List(cty.String), Optional: true, ForceNew: true, Default: cty.ListValEmpty(cty.String),
 				Description: "Extra arguments for mkfs, e.g. `[\"-m\", \"reflink=1\"]`. Recorded in a tag, since they cannot " +
-					"be read back from the filesystem; changing them replaces the volume.",
+					"be read back from the filesystem.",
 			},
 			{
 				Name: "uid", Type: cty.Number, Optional: true, Default: cty.Zero,

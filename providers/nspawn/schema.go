@@ -30,8 +30,8 @@ func machineSchema() *schema.Resource {
 	}
 	return &schema.Resource{
 		Type: typeMachine,
-		Description: "A systemd-nspawn machine run by systemd-nspawn@NAME.service: its root unpacked from an image into " +
-			"/var/lib/machines/NAME, its settings in /etc/systemd/nspawn/NAME.nspawn and a drop-in for the unit.",
+		Description: "A systemd-nspawn machine run by `systemd-nspawn@NAME.service`: its root unpacked from an image into " +
+			"`/var/lib/machines/NAME`, its settings in `/etc/systemd/nspawn/NAME.nspawn` and a drop-in for the unit.",
 		Attributes: []*schema.Attribute{
 			{Name: "name", Type: cty.String, Required: true, ForceNew: true,
 				Description: "The machine's name (and hostname): letters, digits, `-`, `_` and dots between labels, at most 64 characters.",

@@ -30,11 +30,11 @@ func imageSchema() *schema.Resource {
 	return &schema.Resource{
 		Type: typeImage,
 		Description: "A root filesystem for machines, from a Containerfile built with podman or an image copied with " +
-			"containers/image, unpacked under /var/lib/rigplan/images/NAME with its OCI layout beside it.",
+			"containers/image, unpacked under `/var/lib/rigplan/images/NAME` with its OCI layout beside it.",
 		Attributes: []*schema.Attribute{
 			{
 				Name: "name", Type: cty.String, Required: true, ForceNew: true,
-				Description: "Name of the image: its directory under /var/lib/rigplan/images and its podman tag " +
+				Description: "Name of the image: its directory under `/var/lib/rigplan/images` and its podman tag " +
 					"`localhost/rigplan/NAME`. Lowercase letters, digits, `-`, `_` and `.`.",
 				Validators: []schema.Validator{{
 					Description: "a lowercase name such as `runner`",
