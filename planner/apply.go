@@ -70,9 +70,10 @@ func (o *op) action() providers.Action {
 // concurrently up to e.Parallelism. At the first failure (or when ctx is
 // cancelled) it starts nothing new, lets running changes finish, and
 // reports what was left undone; no change runs after one it depends on
-// failed.
+// failed. A cancelled apply is an error only if something was left
+// undone or failed.
 func (e *Engine) Apply(ctx context.Context, plan *Plan, hooks Hooks) (*ApplyResult, hcl.Diagnostics) {
-	a := &applier{e: e, plan: plan, hooks: hooks, result: &ApplyResult{}}
+	a := &applier{e: e, plan: plan, hooks: hooks, result: &ApplyResult{}, interrupted: ctx.Done()}
 	a.prepare()
 	ops, err := buildOps(plan.Changes)
 	if err != nil {
@@ -93,6 +94,9 @@ type applier struct {
 	hooks  Hooks
 	ev     *evaluator
 	result *ApplyResult
+	// interrupted is the apply's ctx.Done(): changes run on a context
+	// that is never cancelled, and learn of an interrupt from this.
+	interrupted <-chan struct{}
 }
 
 // prepare replays the plan's evaluation with planned values, so that a
@@ -207,11 +211,13 @@ func (a *applier) schedule(ctx context.Context, ops []*op) hcl.Diagnostics {
 	parallelism := max(a.e.Parallelism, 1)
 	// Changes that started run to completion even when ctx is cancelled: an
 	// LVM command killed halfway helps nobody. Cancellation only stops new
-	// changes from starting.
+	// changes from starting, and tells those that wait to stop waiting
+	// (ApplyRequest.Interrupted).
 	runCtx := context.WithoutCancel(ctx)
 	results := make(chan opResult)
 	running := 0
-	stopping := false
+	stopping, interrupted := false, false
+	done := ctx.Done()
 	var diags hcl.Diagnostics
 	for {
 		if !stopping {
@@ -236,21 +242,26 @@ func (a *applier) schedule(ctx context.Context, ops []*op) hcl.Diagnostics {
 			if r.op.state == opFailed {
 				stopping = true
 			}
-		case <-ctx.Done():
-			if !stopping {
-				stopping = true
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Apply interrupted",
-					Detail:   "rigplan stopped starting new changes; the changes already running were allowed to finish. Run rigplan plan to see what is left.",
-				})
-			}
+		case <-done:
+			// Once is enough: a nil channel never fires, so the loop now
+			// waits for the running changes instead of spinning.
+			done = nil
+			stopping, interrupted = true, true
 		}
 	}
 	for _, o := range ops {
 		if o.state == opPending {
 			a.result.NotApplied = append(a.result.NotApplied, o.change.Addr)
 		}
+	}
+	// An interrupt during the last changes, which then all succeeded,
+	// left nothing undone: the apply is complete, whichever came first.
+	if interrupted && (len(a.result.NotApplied) > 0 || diags.HasErrors()) {
+		diags = append(hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Apply interrupted",
+			Detail:   "rigplan stopped starting new changes; the changes already running were allowed to finish. Run rigplan plan to see what is left.",
+		}}, diags...)
 	}
 	if !stopping && len(a.result.NotApplied) > 0 {
 		diags = append(diags, errorf("Changes could not be ordered", "%d changes never became ready. This is a bug in rigplan.", len(a.result.NotApplied)))
@@ -292,7 +303,7 @@ func (a *applier) run(ctx context.Context, o *op) hcl.Diagnostics {
 	res, _ := a.e.reg.Schema(c.Addr.Type)
 	start := time.Now()
 	a.hooks.PreApply(c.Addr, o.action(), c.ID)
-	req := &providers.ApplyRequest{Addr: c.Addr, Action: o.action(), Prior: c.Before, Planned: c.After}
+	req := &providers.ApplyRequest{Addr: c.Addr, Action: o.action(), Prior: c.Before, Planned: c.After, Interrupted: a.interrupted}
 	var diags hcl.Diagnostics
 	switch o.kind {
 	case opDelete:

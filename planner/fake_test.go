@@ -35,6 +35,8 @@ type memProvider struct {
 	// refuseDelete makes planning the deletion of that address fail, as a
 	// provider refuses to delete a pool holding volumes it does not manage.
 	refuseDelete map[schema.Address]bool
+	// onApply, if set, runs first in every Apply.
+	onApply func(ctx context.Context, req *providers.ApplyRequest)
 }
 
 var _ providers.Provider = (*memProvider)(nil)
@@ -107,7 +109,10 @@ func (m *memProvider) Plan(_ context.Context, req *providers.PlanRequest) *provi
 	return resp
 }
 
-func (m *memProvider) Apply(_ context.Context, req *providers.ApplyRequest) *providers.ApplyResponse {
+func (m *memProvider) Apply(ctx context.Context, req *providers.ApplyRequest) *providers.ApplyResponse {
+	if m.onApply != nil {
+		m.onApply(ctx, req)
+	}
 	n := m.running.Add(1)
 	defer m.running.Add(-1)
 	for {
@@ -209,6 +214,20 @@ func (f *fixture) mustPlan(opts Options) *Plan {
 		f.t.Fatalf("plan: %v", diags)
 	}
 	return p
+}
+
+// mustEnginePlan returns an engine and its plan, for a test to apply.
+func (f *fixture) mustEnginePlan(opts Options) (*Engine, *Plan) {
+	f.t.Helper()
+	e, diags := f.engine()
+	if diags.HasErrors() {
+		f.t.Fatal(diags)
+	}
+	p, diags := e.Plan(context.Background(), opts)
+	if diags.HasErrors() {
+		f.t.Fatal(diags)
+	}
+	return e, p
 }
 
 func (f *fixture) apply(opts Options) (*ApplyResult, hcl.Diagnostics) {

@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -178,6 +180,60 @@ func TestApplyStopsAtFirstFailure(t *testing.T) {
 	}
 }
 
+// An interrupt (the first Ctrl-C) lets the running change finish on a
+// context that stays live, tells it through Interrupted (a change that
+// only waits may give up), and starts nothing after it.
+func TestApplyInterrupted(t *testing.T) {
+	f := newFixture(t, twoDisks)
+	e, p := f.mustEnginePlan(Options{})
+	ctx, interrupt := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	told, live := true, true
+	f.mem.onApply = func(ctx context.Context, req *providers.ApplyRequest) {
+		if req.Addr.Type != "disk" {
+			return
+		}
+		interrupt()
+		ok := true
+		select {
+		case <-req.Interrupted:
+		case <-time.After(10 * time.Second):
+			ok = false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		told, live = told && ok, live && ctx.Err() == nil
+	}
+	r, diags := e.Apply(ctx, p, nopHooks{})
+	if !told || !live {
+		t.Errorf("the running change: told of the interrupt %v, its context live %v; want both", told, live)
+	}
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "Apply interrupted") {
+		t.Errorf("diagnostics %v, want Apply interrupted", diags)
+	}
+	if !slices.Contains(f.mem.log, "create disk.a") || slices.Contains(f.mem.log, "create app.web") {
+		t.Errorf("applied %v, want disk.a finished and app.web not started", f.mem.log)
+	}
+	if !slices.Contains(r.NotApplied, schema.Address{Type: "app", Name: "web"}) {
+		t.Errorf("NotApplied = %v, want app.web listed", r.NotApplied)
+	}
+}
+
+// An interrupt during the last change, which then succeeds, leaves
+// nothing undone: the apply is complete, not interrupted.
+func TestApplyInterruptedDuringTheLastChange(t *testing.T) {
+	f := newFixture(t, `disk "a" {
+  name = "a"
+}`)
+	e, p := f.mustEnginePlan(Options{})
+	ctx, interrupt := context.WithCancel(context.Background())
+	f.mem.onApply = func(context.Context, *providers.ApplyRequest) { interrupt() }
+	r, diags := e.Apply(ctx, p, nopHooks{})
+	if diags.HasErrors() || r.Added != 1 || len(r.NotApplied) > 0 {
+		t.Errorf("apply interrupted during its only change: %+v, %v; want it complete", r, diags)
+	}
+}
+
 func TestApplyParallelismIsBounded(t *testing.T) {
 	src := `
 disk "many" {
@@ -291,14 +347,7 @@ disk "a" {
 
 func TestStalePlanIsDetected(t *testing.T) {
 	f := newFixture(t, twoDisks)
-	e, diags := f.engine()
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, diags := e.Plan(context.Background(), Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	e, p := f.mustEnginePlan(Options{})
 	path := filepath.Join(t.TempDir(), "plan")
 	if err := p.Save(path, "test", f.dir, f.reg); err != nil {
 		t.Fatal(err)

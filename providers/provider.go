@@ -134,6 +134,13 @@ type ApplyRequest struct {
 	// Planned is the state to reach (null for Delete). Unknown values in it
 	// are for the provider to fill.
 	Planned cty.Value
+	// Interrupted is closed when the operator interrupts the apply (the
+	// first Ctrl-C). Apply's ctx is not cancelled then: a change under
+	// way runs to its end, since a command killed halfway helps nobody.
+	// A change that is only waiting (for a machine's job to end) may stop
+	// waiting at it, leaving the object as it was. Nil when nothing can
+	// interrupt the apply.
+	Interrupted <-chan struct{}
 }
 
 // ApplyResponse reports the object's new state.

@@ -32,6 +32,12 @@ import (
 // releases (NAME_LEN), which also keeps VG metadata small.
 const MaxTagLen = 128
 
+// CacheSnapshot tags every snapshot the cache agent's LVM store makes,
+// whatever the store's namespace, so that the LVM provider knows it as
+// rigplan's cache data and not someone else's volume: a thin pool deleted
+// with -allow-data-loss takes its cache snapshots with it.
+const CacheSnapshot = "rigplan:cache-snapshot"
+
 // Escape introduces an escaped byte ("&2F") or a hashed term ("&#").
 const Escape = '&'
 

@@ -48,8 +48,14 @@ func NextToTest(build bool) (string, error) {
 // with want, and returns what it printed (stdout and stderr).
 func Run(t testing.TB, bin string, want int, args ...string) string {
 	t.Helper()
+	return RunEnv(t, bin, nil, want, args...)
+}
+
+// RunEnv is Run with env (KEY=VALUE) added to the environment.
+func RunEnv(t testing.TB, bin string, env []string, want int, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	var exit *exec.ExitError

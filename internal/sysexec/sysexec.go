@@ -3,7 +3,10 @@
 // Every command runs with a context and a timeout, in the C locale (so its
 // output can be parsed), with its stderr captured and carried inside the
 // error when it fails: an operator must always see what LVM, podman or
-// systemd said, never a bare exit status.
+// systemd said, never a bare exit status. It runs in a process group of
+// its own, out of reach of the Ctrl-C meant for rigplan (an interrupted
+// apply lets its running changes finish), and a timeout kills that whole
+// group.
 package sysexec
 
 import (
@@ -17,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -133,6 +137,18 @@ func (h Host) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		// writes to the stream whole.
 		s := &lockedWriter{w: cmd.Stream}
 		c.Stdout, c.Stderr = io.MultiWriter(&stdout, s), io.MultiWriter(&stderr, s)
+	}
+	// A process group of its own: Ctrl-C in a terminal signals the
+	// foreground group, and rigplan answers its first one by letting the
+	// running changes finish (planner.Engine.Apply), which a command
+	// killed by the same keystroke could not. A timeout kills the whole
+	// group, so that no helper it started outlives it.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.Cancel = func() error {
+		if err := syscall.Kill(-c.Process.Pid, syscall.SIGKILL); err != syscall.ESRCH {
+			return err
+		}
+		return os.ErrProcessDone
 	}
 	// Give a command that ignores the kill a moment to let go of its pipes.
 	c.WaitDelay = 5 * time.Second

@@ -3,7 +3,12 @@ package sysexec
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -79,5 +84,45 @@ func TestRunStreamsAndCaptures(t *testing.T) {
 	}
 	if got := stream.String(); !strings.Contains(got, "out\n") || !strings.Contains(got, "err\n") || len(got) != 8 {
 		t.Errorf("stream %q, want both lines", got)
+	}
+}
+
+// Ctrl-C in a terminal signals the foreground process group: a command
+// must not be in rigplan's, or the interrupt that lets rigplan's running
+// changes finish would kill the command under them.
+func TestRunInProcessGroupOfItsOwn(t *testing.T) {
+	res, err := Host{}.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", `echo $$; cut -d' ' -f5 /proc/$$/stat`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(res.Stdout))
+	if len(f) != 2 || f[0] != f[1] {
+		t.Fatalf("pid and process group of the command: %q, want it to lead a group of its own", res.Stdout)
+	}
+	if f[1] == strconv.Itoa(syscall.Getpgrp()) {
+		t.Errorf("the command runs in rigplan's process group %s", f[1])
+	}
+}
+
+// A timeout kills what the command started too, not only the command.
+func TestRunTimeoutKillsTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	_, err := Host{}.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", `sleep 30 & echo $! >` + pidFile + `; wait`}, Timeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("got %v", err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			return // gone, or dead and waiting for init to reap it
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the command's child %d still runs after the timeout: %s", pid, stat)
+		}
 	}
 }

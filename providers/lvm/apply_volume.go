@@ -48,7 +48,9 @@ func (a *applier) wantOwner() owner {
 
 // createVolume makes the thin volume, its filesystem and its root's owner.
 // If any step after lvcreate fails, the new volume is removed again, so a
-// failed create leaves nothing half-made behind. It reports whether the
+// failed create leaves nothing half-made behind; should rigplan itself be
+// stopped in between, the volume keeps the unfinished mark that lvcreate
+// set and the next apply makes it again (remake). It reports whether the
 // volume may exist: false when it was never made or was removed again.
 func (a *applier) createVolume(ctx context.Context, vg, pool, name string) bool {
 	id := vg + "/" + name
@@ -58,7 +60,7 @@ func (a *applier) createVolume(ctx context.Context, vg, pool, name string) bool 
 	}
 	fs := a.str("filesystem")
 	opts := stringsOf(a.req.Planned.GetAttr("mkfs_options"))
-	tags, err := a.createTags(mkfsTag(opts))
+	tags, err := a.createTags(mkfsTag(opts), tagUnfinished)
 	if err != nil {
 		a.fail(fmt.Sprintf("Could not create volume %s", id), err)
 		return false
@@ -73,7 +75,7 @@ func (a *applier) createVolume(ctx context.Context, vg, pool, name string) bool 
 	lv := &lvRow{VG: vg, Name: name, Major: -1}
 	err = a.run(ctx, mkfsCmd(fs, "/dev/"+id, opts))
 	if err == nil {
-		err = a.setOwner(ctx, lv, fs, a.wantOwner(), nil)
+		err = a.setOwner(ctx, lv, fs, a.wantOwner(), []string{tagUnfinished})
 	}
 	if err == nil {
 		return true
@@ -98,7 +100,8 @@ func (a *applier) removeNew(ctx context.Context, id string) error {
 
 // setOwner applies owner and mode to the volume's root through a temporary
 // mount and records them in tags (reading them back would need a mount on
-// every refresh). current are the volume's tags now.
+// every refresh), in the lvchange that also clears the unfinished mark.
+// current are the volume's tags now.
 func (a *applier) setOwner(ctx context.Context, lv *lvRow, fs string, o owner, current []string) error {
 	mode, err := a.p.applyOwner(ctx, lv, fs, o.uid, o.gid, o.mode)
 	if err != nil {
@@ -106,7 +109,7 @@ func (a *applier) setOwner(ctx context.Context, lv *lvRow, fs string, o owner, c
 	}
 	var del []string
 	for _, t := range current {
-		if strings.HasPrefix(t, tagOwner) || strings.HasPrefix(t, tagMode) {
+		if strings.HasPrefix(t, tagOwner) || strings.HasPrefix(t, tagMode) || t == tagUnfinished {
 			del = append(del, t)
 		}
 	}
@@ -124,6 +127,11 @@ func (a *applier) updateVolume(ctx context.Context, vg, name string) {
 	if !a.checkOwned(lv.Tags, id) {
 		return
 	}
+	m := parseMarks(lv.Tags)
+	if m.Unfinished && a.req.Prior.GetAttr("filesystem").IsNull() {
+		a.remake(ctx, lv)
+		return
+	}
 	extent := defaultExtentSize
 	if r := a.snap.vg(vg); r != nil {
 		extent = r.ExtentSize
@@ -136,7 +144,6 @@ func (a *applier) updateVolume(ctx context.Context, vg, name string) {
 	// One lvchange for the user's tags and, when a grow starts, the
 	// grow-from mark (see grow).
 	add, del := userTagChange(lv.Tags, stringsOf(a.req.Planned.GetAttr("tags")))
-	m := parseMarks(lv.Tags)
 	pending := growFromTag(m.GrowFrom)
 	if m.GrowFrom == 0 && want > lv.Size {
 		pending = growFromTag(lv.Size)
@@ -159,6 +166,19 @@ func (a *applier) updateVolume(ctx context.Context, vg, name string) {
 			a.fail(fmt.Sprintf("Could not set the owner of volume %s", id), err)
 		}
 	}
+}
+
+// remake removes a volume an earlier apply left without a filesystem (it
+// holds nothing) and creates it again, whole. Plan said so (planVolume). A
+// volume unfinished after its filesystem was made is finished in place
+// instead: updateVolume's setOwner records its owner and clears the mark.
+func (a *applier) remake(ctx context.Context, lv *lvRow) {
+	if err := a.removeNew(ctx, lv.ID()); err != nil {
+		a.fail(fmt.Sprintf("Could not remove the unfinished volume %s", lv.ID()),
+			fmt.Errorf("%w\nIt was left without a filesystem by an apply that stopped half-way; if it is mounted or in use, free it and apply again", err))
+		return
+	}
+	a.createVolume(ctx, lv.VG, lv.Pool, lv.Name)
 }
 
 // ownerMatches reports whether the recorded owner and mode are wanted.

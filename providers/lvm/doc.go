@@ -26,6 +26,7 @@
 //	rigplan:mode=0750         its mode
 //	rigplan:mkfs=<encoded>    the mkfs options it was made with
 //	rigplan:grow-from=BYTES   a grow in progress (see below)
+//	rigplan:unfinished        a volume whose creation has not ended (see below)
 //
 // Owner and mode live in tags because reading them needs a mount, and
 // refresh must stay at three commands whatever the number of volumes. The
@@ -121,6 +122,16 @@
 // # Failures leave a state the next plan describes
 //
 // A volume whose mkfs or owner step fails after lvcreate is removed again.
+// Should rigplan itself stop in between (killed, the host down), the
+// volume keeps the rigplan:unfinished tag that lvcreate gave it and that
+// the lvchange recording its owner removes: it is rigplan's half-made
+// work and holds nobody's data. Without a filesystem, the next plan shows
+// it as an update (filesystem null -> the configured one), and apply
+// removes it and creates it again, which the data guard does not stop as
+// it would the replacement a missing filesystem otherwise forces; with
+// its filesystem made, apply sets the owner and removes the tag. Either
+// way the plan says so in a warning.
+//
 // A volume group whose vgcreate fails gets the PV labels rigplan just
 // wrote removed. A grow sets rigplan:grow-from before lvextend and removes
 // it once the filesystem has grown, so an interrupted grow is reported at

@@ -51,8 +51,11 @@ type capturedRunner struct {
 	t      *testing.T
 	prefix string
 	blkid  map[string]string
-	mu     sync.Mutex
-	ran    []string
+	// edit, if set, changes a report before it is answered (a captured
+	// host turned into one a test needs).
+	edit func(name string, out []byte) []byte
+	mu   sync.Mutex
+	ran  []string
 }
 
 func (r *capturedRunner) Run(_ context.Context, c sysexec.Cmd) (sysexec.Result, error) {
@@ -61,7 +64,11 @@ func (r *capturedRunner) Run(_ context.Context, c sysexec.Cmd) (sysexec.Result, 
 	r.mu.Unlock()
 	switch c.Name {
 	case "lvs", "vgs", "pvs":
-		return sysexec.Result{Stdout: readTestdata(r.t, r.prefix+c.Name+".json")}, nil
+		out := readTestdata(r.t, r.prefix+c.Name+".json")
+		if r.edit != nil {
+			out = r.edit(c.Name, out)
+		}
+		return sysexec.Result{Stdout: out}, nil
 	case "blkid":
 		dev := c.Args[len(c.Args)-1]
 		if f, ok := r.blkid[dev]; ok {

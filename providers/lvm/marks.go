@@ -28,6 +28,11 @@ const (
 	// grown: it holds the size the filesystem had before, and stays if
 	// the grow fails half-way, so that the next plan grows it again.
 	tagGrowFrom = "rigplan:grow-from="
+	// tagUnfinished is set by the lvcreate of a volume and removed by the
+	// lvchange that records its owner, the last step of its creation: a
+	// volume that still carries it was left half-made by an apply that
+	// stopped (killed, or the host went down) and holds no data of anyone's.
+	tagUnfinished = "rigplan:unfinished"
 )
 
 // marks are the rigplan tags of one object, decoded.
@@ -46,6 +51,11 @@ type marks struct {
 	Mkfs     string // the encoded options; "" when none were given
 	HasMkfs  bool
 	GrowFrom int64 // 0 when no grow is pending
+	// CacheSnapshot says the cache agent made this snapshot: rigplan's
+	// data, deleted with the pool that holds it.
+	CacheSnapshot bool
+	// Unfinished says the volume's creation never reached its end.
+	Unfinished bool
 }
 
 // parseMarks splits an object's tags into rigplan's and the user's.
@@ -73,10 +83,14 @@ func parseMarks(tags []string) marks {
 			m.Mode = strings.TrimPrefix(t, tagMode)
 		case strings.HasPrefix(t, tagMkfs):
 			m.HasMkfs, m.Mkfs = true, strings.TrimPrefix(t, tagMkfs)
+		case t == tagUnfinished:
+			m.Unfinished = true
 		case strings.HasPrefix(t, tagGrowFrom):
 			if n, err := strconv.ParseInt(strings.TrimPrefix(t, tagGrowFrom), 10, 64); err == nil {
 				m.GrowFrom = n
 			}
+		case t == lvmtag.CacheSnapshot:
+			m.CacheSnapshot = true
 		case strings.HasPrefix(t, tagPrefix):
 			// Another rigplan component's tag (the cache agent's): neither
 			// ours nor the user's.

@@ -175,3 +175,41 @@ func TestPlanRefusesAddressTooLongForATag(t *testing.T) {
 		t.Errorf("diags = %v", resp.Diagnostics)
 	}
 }
+
+// A volume left half-made by an apply that stopped (its unfinished mark
+// still on) holds nothing: without a filesystem it is planned as an
+// update that makes it again, not as a replacement the data guard would
+// refuse; with its filesystem, its owner is set.
+func TestPlanUnfinishedVolume(t *testing.T) {
+	for _, fs := range []string{"", "xfs"} {
+		p, run := newCaptured(t)
+		run.edit = func(name string, out []byte) []byte {
+			if name != "lvs" {
+				return out
+			}
+			return []byte(strings.Replace(string(out), "rigplan:mode=0750,rigplan:owner=1000:1000", "rigplan:unfinished", 1))
+		}
+		host := capturedHost()
+		host.fs["/dev/vg0/default"] = fs
+		p.host = host
+		desired := capturedDesired(t, p)
+		prior := objectsByAddr(p.Refresh(context.Background(), &providers.RefreshRequest{Desired: desired}))["volume.default"].State
+		resp := p.Plan(context.Background(), &providers.PlanRequest{Addr: desired[2].Addr, Config: desired[2].Config, Prior: prior})
+		if resp.Diagnostics.HasErrors() || len(resp.RequiresReplace) > 0 {
+			t.Errorf("filesystem %q: %v, replace %v", fs, resp.Diagnostics, resp.RequiresReplace)
+		}
+		if !prior.GetAttr("uid").IsNull() || resp.Planned.GetAttr("uid").AsBigFloat().String() != "1000" {
+			t.Errorf("filesystem %q: uid %#v -> %#v, want the owner planned", fs, prior.GetAttr("uid"), resp.Planned.GetAttr("uid"))
+		}
+		want, remade := "Apply finishes it", false
+		if fs == "" {
+			want, remade = "holds no data", true
+		}
+		if !strings.Contains(resp.Diagnostics.Error(), want) {
+			t.Errorf("filesystem %q: diagnostics %v, want a warning saying %q", fs, resp.Diagnostics, want)
+		}
+		if uuid := resp.Planned.GetAttr("uuid"); uuid.IsKnown() == remade {
+			t.Errorf("filesystem %q: planned uuid %#v", fs, uuid)
+		}
+	}
+}

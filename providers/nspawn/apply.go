@@ -35,7 +35,7 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 			return &providers.ApplyResponse{New: req.Prior, Diagnostics: errorf("Machine not fully known", "%s still has unknown values at apply; this is a bug in rigplan.", req.Addr)}
 		}
 		ps := pathsFor(req.Planned.GetAttr("name").AsString())
-		diags = p.converge(ctx, req.Addr, ps, req.Planned)
+		diags = p.converge(ctx, req.Addr, ps, req.Planned, req.Interrupted)
 		if !diags.HasErrors() {
 			st, err := systemd.ShowOne(ctx, p.sd, ps.unit)
 			if err != nil {
@@ -69,11 +69,12 @@ func keepConfig(state, planned cty.Value) cty.Value {
 //     systemd, nothing written);
 //  2. unpack the image beside the root when the root is missing or was
 //     unpacked from another image or for another range; wait for a
-//     running job to end, stop the machine, swap the roots;
+//     running job to end (unless the operator interrupts the apply),
+//     stop the machine, swap the roots;
 //  3. write the .nspawn file and the drop-in when they change;
 //  4. daemon-reload when the drop-in changed, enable or disable;
 //  5. start, stop, or restart an idle machine whose settings changed.
-func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, planned cty.Value) hcl.Diagnostics {
+func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, planned cty.Value, interrupted <-chan struct{}) hcl.Diagnostics {
 	s := settingsFrom(planned)
 	wantSettings, wantDropIn := renderSettings(addr, s), renderDropIn(addr, s)
 	curSettings, err1 := fsutil.ReadFile(p.onHost(ps.settings))
@@ -97,6 +98,12 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	if err := p.release(ctx, ps); err != nil {
 		return errorf("Cannot remove the machine's hold", "%s: %v", ps.hold, err)
 	}
+	// An apply killed while it unpacked, or while it waited for a job,
+	// left its stage (a whole root) beside the machine's: it goes whether
+	// or not this apply unpacks again.
+	if _, err := rootfs.RemoveStale(p.onHost(ps.dir)); err != nil {
+		return errorf("Cannot clear an interrupted unpack", "%s: %v", ps.dir, err)
+	}
 
 	stopped := false
 	mark, _ := parseMark(curMark)
@@ -108,7 +115,7 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 	}
 	if !dirThere || !mark.marked || mark.image != want.image || mark.digest != want.digest || mark.shift != want.shift {
 		var d hcl.Diagnostics
-		stopped, d = p.replaceRoot(ctx, ps, want, s, st)
+		stopped, d = p.replaceRoot(ctx, ps, want, s, st, interrupted)
 		if d.HasErrors() {
 			return d
 		}
@@ -167,13 +174,10 @@ func (p *Provider) converge(ctx context.Context, addr schema.Address, ps paths, 
 // then puts it in place: at once when the machine is not running, else
 // after its job ended and it was stopped. It reports whether it stopped
 // the machine.
-func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s settings, st systemd.UnitStatus) (bool, hcl.Diagnostics) {
+func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s settings, st systemd.UnitStatus, interrupted <-chan struct{}) (bool, hcl.Diagnostics) {
 	dir := p.onHost(ps.dir)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return false, errorf("Cannot create the machines' directory", "%v", err)
-	}
-	if _, err := rootfs.RemoveStale(dir); err != nil {
-		return false, errorf("Cannot clear an interrupted unpack", "%s: %v", ps.dir, err)
 	}
 	stage, err := rootfs.NewStage(dir)
 	if err != nil {
@@ -196,9 +200,13 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 	}
 	stopped := false
 	if st.Active() {
-		if err := p.stopBetweenJobs(ctx, ps, want.jobWait, rep); err != nil {
+		if err := p.stopBetweenJobs(ctx, ps, want.jobWait, rep, interrupted); err != nil {
 			stage.Discard()
-			return false, errorf("Machine not stopped for its new root", "%v\nThe machine and its root are as they were; apply again after the job, or raise job_wait.", err)
+			hint := "apply again after the job, or raise job_wait"
+			if errors.Is(err, errWaitInterrupted) {
+				hint = "apply again to replace it"
+			}
+			return false, errorf("Machine not stopped for its new root", "%v\nThe machine and its root are as they were; %s.", err, hint)
 		}
 		stopped = true
 	}
@@ -230,10 +238,10 @@ func (p *Provider) replaceRoot(ctx context.Context, ps paths, want rootMark, s s
 // idle machine is stopped at once. While a job runs, a runtime drop-in
 // (Restart=no) keeps systemd from booting the machine again when the job
 // powers it off, so that the next job cannot start on the old root in the
-// moment between two polls; apply waits at most wait for the job to end,
-// stops the machine if it has not powered off by itself, and removes the
-// hold whatever happened.
-func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string, rep *progress.Reporter) (err error) {
+// moment between two polls; apply waits at most wait for the job to end
+// (less if the operator interrupts it), stops the machine if it has not
+// powered off by itself, and removes the hold whatever happened.
+func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string, rep *progress.Reporter, interrupted <-chan struct{}) (err error) {
 	pid, err := p.busyPID(ps.unit)
 	if err != nil {
 		return err
@@ -252,7 +260,7 @@ func (p *Provider) stopBetweenJobs(ctx context.Context, ps paths, wait string, r
 				err = errors.Join(err, fmt.Errorf("removing the hold %s (the machine will not boot again after its job until it is gone): %w", ps.hold, rerr))
 			}
 		}()
-		if err := p.waitIdle(ctx, ps, limit); err != nil {
+		if err := p.waitIdle(ctx, ps, limit, interrupted); err != nil {
 			return err
 		}
 	}
@@ -289,8 +297,13 @@ func (p *Provider) release(ctx context.Context, ps paths) error {
 	return p.sd.DaemonReload(ctx)
 }
 
-// waitIdle waits until no job runs in the machine, for at most limit.
-func (p *Provider) waitIdle(ctx context.Context, ps paths, limit time.Duration) error {
+// errWaitInterrupted ends a wait for a job that the operator interrupted.
+var errWaitInterrupted = errors.New("the apply was interrupted")
+
+// waitIdle waits until no job runs in the machine, for at most limit, or
+// until the operator interrupts the apply: nothing has changed yet, so
+// giving up then leaves the machine as it was, running its job.
+func (p *Provider) waitIdle(ctx context.Context, ps paths, limit time.Duration, interrupted <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(p.opts.PollInterval)
@@ -306,6 +319,8 @@ func (p *Provider) waitIdle(ctx context.Context, ps paths, limit time.Duration) 
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s still runs a job (%s pid %d) after %s", describe(ps.name), jobProcess, pid, limit)
+		case <-interrupted:
+			return fmt.Errorf("%w while %s ran a job (%s pid %d)", errWaitInterrupted, describe(ps.name), jobProcess, pid)
 		case <-tick.C:
 		}
 	}
@@ -373,6 +388,9 @@ func (p *Provider) remove(ctx context.Context, addr schema.Address, ps paths) hc
 	}
 	if err := rootfs.Remove(p.onHost(ps.dir)); err != nil {
 		return errorf("Cannot remove the machine's root", "%s: %v", ps.dir, err)
+	}
+	if _, err := rootfs.RemoveStale(p.onHost(ps.dir)); err != nil {
+		return errorf("Cannot remove an interrupted unpack", "%s: %v", ps.dir, err)
 	}
 	for _, f := range []string{ps.settings, ps.dropIn, ps.mark} {
 		if err := fsutil.Remove(p.onHost(f)); err != nil {

@@ -77,7 +77,8 @@
 // only waits) in the unit's cgroup under machine.slice. A new image or
 // user range is unpacked beside the running machine, then apply waits up
 // to job_wait for the job to end before it stops the machine, swaps the
-// root and starts it. While it waits, a runtime drop-in (Restart=no)
+// root and starts it; Ctrl-C ends the wait at once, leaving the machine
+// and its root as they were (ApplyRequest.Interrupted). While it waits, a runtime drop-in (Restart=no)
 // keeps systemd from booting the machine again after the job, so that no
 // new job starts on the old root. New settings alone restart an idle machine; a busy
 // one keeps running and picks them up when it next boots (after its job,

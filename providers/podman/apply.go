@@ -188,6 +188,10 @@ func (p *Provider) delete(ctx context.Context, req *providers.ApplyRequest) *pro
 		resp.Diagnostics = errDiag(fmt.Sprintf("Deleting %s failed", req.Addr), err.Error())
 		return resp
 	}
+	// What an apply killed while it made a new version left beside it.
+	if _, err := rootfs.RemoveStale(dest); err != nil {
+		resp.Diagnostics = append(resp.Diagnostics, warnDiag("Image not removed entirely", fmt.Sprintf("%v. Remove it by hand.", err)))
+	}
 	resp.New = cty.NullVal(p.res.ImpliedType())
 	if m.PodmanImage != "" {
 		resp.Diagnostics = append(resp.Diagnostics, p.removePodmanImage(ctx, m.PodmanImage)...)

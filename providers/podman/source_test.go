@@ -215,3 +215,20 @@ func TestPlanKnowsPathsEarly(t *testing.T) {
 		t.Errorf("source_digest known while the source is not")
 	}
 }
+
+// Deleting an image also removes what an apply killed while it made a new
+// version of it left beside it.
+func TestDeleteRemovesInterruptedStage(t *testing.T) {
+	requireRoot(t)
+	h := newHarness(t, nil)
+	a := addr("runner")
+	cfg := h.config("runner", sources(t, "runner-1")["oci"], nil)
+	h.apply(a, cfg)
+	if err := os.MkdirAll(filepath.Join(h.dir, ".runner.rigplan-new-123/rootfs/etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.destroy(a, cfg)
+	if got := h.entries(); len(got) > 0 {
+		t.Errorf("the image directory after delete holds %v", got)
+	}
+}

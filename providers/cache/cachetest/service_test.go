@@ -45,18 +45,7 @@ cache "ci" {
 `
 
 func TestServiceLifecycle(t *testing.T) {
-	k := testhost.SystemdHost(t)
-	disk := k.Disks()[0]
-	run(t, "mkfs.btrfs", "-q", disk)
-	if err := os.MkdirAll("/srv/cache", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "mount", disk, "/srv/cache")
-	t.Cleanup(func() { exec.Command("umount", "-l", "/srv/cache").Run() })
-	run(t, "btrfs", "-q", "subvolume", "create", "/srv/cache/default")
-	if err := os.Mkdir("/srv/cache/snapshots", 0o700); err != nil {
-		t.Fatal(err)
-	}
+	btrfsStore(t, testhost.SystemdHost(t).Disks()[0])
 
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "main.hcl"), config)
@@ -107,6 +96,23 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat("/srv/cache/default"); err != nil {
 		t.Errorf("the store's default subvolume after delete: %v", err)
+	}
+}
+
+// btrfsStore makes the configurations' store on disk: a btrfs mounted
+// at /srv/cache (until the test ends) with the default subvolume and the
+// snapshots' directory.
+func btrfsStore(t *testing.T, disk string) {
+	t.Helper()
+	run(t, "mkfs.btrfs", "-q", disk)
+	if err := os.MkdirAll("/srv/cache", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mount", disk, "/srv/cache")
+	t.Cleanup(func() { exec.Command("umount", "-l", "/srv/cache").Run() })
+	run(t, "btrfs", "-q", "subvolume", "create", "/srv/cache/default")
+	if err := os.Mkdir("/srv/cache/snapshots", 0o700); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -102,6 +102,7 @@ type Server struct {
 	requests      []string
 	requestSeq    int
 	buckets       map[string]*bucket
+	after         func(line string)
 }
 
 // New starts a server on 127.0.0.1; it is closed when the test ends.
@@ -133,6 +134,18 @@ func (s *Server) Fail(responses ...Failure) {
 	s.failures = append(s.failures, responses...)
 }
 
+// AfterRequest sets a function called after each request was handled,
+// with the request as Requests shows it, before the client reads the
+// answer: the state already shows the request's effect. A test acts there
+// at an exact point of a client's conversation (kills the client after
+// its first deletion, say). It runs outside the server's lock, so it may
+// call the server's methods.
+func (s *Server) AfterRequest(f func(line string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.after = f
+}
+
 // Requests returns every request received, in order, as
 // "METHOD /path?query" (without "?" when there is no query), including
 // the ones that failed.
@@ -160,13 +173,21 @@ func (s *Server) fatalf(format string, args ...any) {
 // is small and in memory, and requests then see each other's effects in a
 // simple order.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
 	line := r.Method + " " + r.URL.Path
 	if r.URL.RawQuery != "" {
 		line += "?" + r.URL.RawQuery
 	}
+	// Deferred before the lock's release, so it runs after it.
+	var after func(string)
+	defer func() {
+		if after != nil {
+			after(line)
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	after = s.after
+
 	s.requests = append(s.requests, line)
 	s.requestSeq++
 	w.Header().Set("X-GitHub-Request-Id", fmt.Sprintf("GHTEST:%06X", s.requestSeq))

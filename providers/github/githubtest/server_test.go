@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -289,6 +290,26 @@ func TestDeleteRunner(t *testing.T) {
 	del(busy).want(t, http.StatusNoContent, "")
 	if rs := s.Runners("repos/acme/widgets"); len(rs) != 0 {
 		t.Fatalf("runners %+v after deleting all", rs)
+	}
+}
+
+// AfterRequest sees each request once it was handled, and may use the
+// server: a deleted runner is already gone.
+func TestAfterRequest(t *testing.T) {
+	s := newServer(t)
+	id := s.AddRunner("repos/acme/widgets", Runner{Name: "idle"})
+	var mu sync.Mutex
+	var seen []string
+	s.AfterRequest(func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s (%d runners)", line, len(s.Runners("repos/acme/widgets"))))
+	})
+	do(t, s, request{method: "DELETE", path: fmt.Sprintf("%s/actions/runners/%d", repo, id), auth: auth}).want(t, http.StatusNoContent, "")
+	mu.Lock()
+	defer mu.Unlock()
+	if want := fmt.Sprintf("DELETE %s/actions/runners/%d (0 runners)", repo, id); len(seen) != 1 || seen[0] != want {
+		t.Errorf("AfterRequest saw %q, want %q", seen, want)
 	}
 }
 

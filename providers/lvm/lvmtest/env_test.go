@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/internal/rigplanbin"
 	"github.com/rigplan/rigplan/internal/sysexec"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/providers/lvm"
@@ -18,7 +19,19 @@ import (
 	"github.com/rigplan/rigplan/testhost"
 )
 
-func TestMain(m *testing.M) { os.Exit(testhost.Main(m)) }
+// rigplan is the binary the interrupted-apply tests run and kill, built
+// on the host before the kernel boots (building inside it would be slow)
+// and found at the same path inside, whose root is the host's.
+var rigplan string
+
+func TestMain(m *testing.M) {
+	var err error
+	if rigplan, err = rigplanbin.NextToTest(!testhost.Inside()); err != nil {
+		fmt.Fprintf(os.Stderr, "lvmtest: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(testhost.Main(m))
+}
 
 // env drives the LVM provider the way the planner does: refresh, plan each
 // desired instance, apply what changes, delete what is no longer wanted.
