@@ -21,7 +21,7 @@ GOTAGS ?= containers_image_openpgp
 export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -tags=$(GOTAGS))
 export CGO_ENABLED := 0
 
-.PHONY: build test bench fuzz deps demo
+.PHONY: build test bench fuzz deps demo docs
 
 # Installs the Debian packages the tests and the demo need, when some are
 # missing (needs root; a no-op once they are there).
@@ -32,22 +32,46 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
-# The main job on a safe default: rigplan plans and applies examples/ to
-# empty scratch disks inside the sandbox kernel, then plans again.
-demo: deps build
-	$(GO) run ./testhost/sandbox -disk-size 64G -- ./testhost/sandbox/demo.sh
+# The main job on a safe default: the whole runner host of
+# examples/lvm-cache-runner, brought up from bare scratch disks by one
+# rigplan apply inside the sandbox (a User-Mode Linux kernel booting a
+# Debian root with systemd; your disks are never touched), three jobs run
+# through its ephemeral machine, a new image rolled out, and everything
+# destroyed. It is the end-to-end test e2e, telling what it does
+# (RIGPLAN_DEMO=1); the first run builds the sandbox's Debian root (a few
+# minutes, cached under /var/cache/rigplan).
+DEMO_TIMEOUT ?= 25m
+demo: deps
+	@dir=$$(mktemp -d /tmp/rigplan-demo.XXXXXX); trap 'rm -rf "$$dir"' EXIT; \
+	$(GO) test -c -o "$$dir/e2e.test" ./e2e; \
+	cd e2e && RIGPLAN_DEMO=1 "$$dir/e2e.test" -test.run '^TestRunnerHost$$' -test.count 1 -test.timeout $(DEMO_TIMEOUT)
 
+# The static binary (CGO_ENABLED=0 above), then the man pages (bin/man) and
+# shell completion scripts (bin/completion) it generates from its own
+# commands; docs/decisions.md says how to install them. The man pages are
+# dated by the last commit, so that one commit always gives the same files.
+# cmd/rigplan's TestReleaseBuild checks a binary built with these flags.
 build:
 	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/rigplan ./cmd/rigplan
+	rm -rf bin/man bin/completion
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+		bin/rigplan docs -man bin/man -completion bin/completion
+
+# The resource reference, docs/reference, generated from the providers'
+# schemas. Run it after changing a schema: a test in cmd/rigplan fails
+# while the committed pages differ from what the schemas give.
+docs:
+	rm -f docs/reference/*.md
+	$(GO) run ./cmd/rigplan docs -reference docs/reference
 
 # The packages that boot a test kernel, slowest first. go test runs two
 # test binaries at a time (two CPUs) and starts them in the order given,
 # so listing these before ./... keeps both slots busy to the end instead
 # of leaving the longest for last.
-SLOW_TESTS := ./providers/lvm/lvmtest ./cmd/rigplan/hosttest \
-	./cache/store/lvmstore/lvmstoretest ./cache/agent/lvmagent \
-	./testhost/systemdtest ./testhost/selftest ./providers/cache/cachetest \
-	./providers/nspawn/nspawntest
+SLOW_TESTS := ./providers/lvm/lvmtest ./e2e ./cmd/rigplan/hosttest \
+	./cache/store/lvmstore/lvmstoretest ./providers/nspawn/nspawntest \
+	./providers/cache/cachetest ./testhost/systemdtest ./testhost/selftest \
+	./cache/agent/lvmagent
 
 test: deps
 	$(GO) vet ./...

@@ -38,6 +38,18 @@ type flavour struct {
 	// prepare, if set, readies what the boot needs (the systemd flavour's
 	// root) before the boot, within ctx.
 	prepare func(ctx context.Context, cfg bootConfig, out io.Writer) error
+	// opts change the boot configuration for one package's tests.
+	opts []Option
+}
+
+// Option changes how the test kernel boots, for one package's tests.
+type Option func(*bootConfig)
+
+// DiskSize makes each scratch disk size bytes large (apparent size: the
+// disks are sparse files), for tests whose volume groups need more than
+// the default 8 GiB.
+func DiskSize(size int64) Option {
+	return func(c *bootConfig) { c.diskSize = size }
 }
 
 // mainFlavour runs the tests of m inside a test kernel of the flavour when
@@ -68,6 +80,9 @@ func mainFlavour(m *testing.M, fl flavour) int {
 	cfg, missing := fl.check(realHostFacts(ctx))
 	if len(missing) > 0 {
 		return m.Run() // each Kernel(t) skips and says why
+	}
+	for _, o := range fl.opts {
+		o(&cfg)
 	}
 	spec, err := thisRun(start)
 	if err != nil {

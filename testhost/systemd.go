@@ -90,8 +90,9 @@ func checkSystemdHost(f hostFacts, cache string) (bootConfig, []string) {
 // builds that root first if this recipe's is not in the cache yet (a few
 // minutes, once per host; see the package documentation). The tests run
 // in a service started once the system has reached multi-user.target.
-func MainSystemd(m *testing.M) int {
+func MainSystemd(m *testing.M, opts ...Option) int {
 	return mainFlavour(m, flavour{
+		opts:  opts,
 		check: func(f hostFacts) (bootConfig, []string) { return checkSystemdHost(f, cacheDir()) },
 		prepare: func(ctx context.Context, cfg bootConfig, out io.Writer) error {
 			r := systemdRecipe(cfg.release, cfg.modules)

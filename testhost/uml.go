@@ -131,6 +131,33 @@ func runKernel(ctx context.Context, cfg bootConfig, d bootDir, spec runSpec, tok
 		})
 		defer watch.Stop()
 	}
+	// Once the tests have left their exit status, the kernel powers off.
+	// Rarely UML then spins in its halt instead of exiting ("reboot:
+	// System halted" on the console): give the shutdown its time, then end
+	// the kernel; the tests' status stands.
+	var hung atomic.Bool
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-watchDone:
+				return
+			case <-tick.C:
+			}
+			if _, err := os.Stat(d.exitFile()); err == nil {
+				break
+			}
+		}
+		select {
+		case <-watchDone:
+		case <-time.After(shutdownGrace):
+			hung.Store(true)
+			stop(errors.New("the test kernel did not exit after the tests ended"))
+		}
+	}()
 	tw := &tailWriter{w: out}
 	copied := make(chan struct{})
 	go func() {
@@ -158,8 +185,16 @@ func runKernel(ctx context.Context, cfg bootConfig, d bootDir, spec runSpec, tok
 			console: consoleTail(d, 40),
 		}
 	}
+	if hung.Load() && guardCtx.Err() == nil && ctx.Err() == nil {
+		fmt.Fprintf(out, "testhost: the test kernel was still running %v after the tests ended; killed it\n", shutdownGrace)
+		waitErr = nil
+	}
 	return verdict(ctx, guardCtx, cfg, d, spec, waitErr, tw.err, time.Since(start), out)
 }
+
+// shutdownGrace is how long the kernel may take to power off after the
+// tests ended: systemd stops every unit first, each within its timeout.
+const shutdownGrace = 3 * time.Minute
 
 // verdict turns how the kernel ended into the run's exit status, and a
 // harness error when the tests' own status cannot be trusted or is missing.

@@ -137,7 +137,8 @@ func (a *app) applyPlan(ctx context.Context, l *loaded, p *planner.Plan) error {
 		return errReported
 	}
 	fmt.Fprintf(a.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
-	if len(res.Outputs) > 0 {
+	// After a destroy the outputs name what is gone.
+	if len(res.Outputs) > 0 && !p.Options.Destroy {
 		fmt.Fprintln(a.stdout, "\nOutputs:")
 		for _, o := range res.Outputs {
 			fmt.Fprintf(a.stdout, "  %s = %s\n", o.Name, view.FormatOutput(o))

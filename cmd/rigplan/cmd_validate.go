@@ -22,7 +22,7 @@ rules, and reports every problem with the source line it comes from.
 
 It never reads or changes the host, so it runs anywhere, e.g. in CI:
 
-  rigplan validate -format=github examples/lvm-cache   # annotations on the PR
+  rigplan validate -format=github examples/lvm-cache-runner   # annotations on the PR
   rigplan validate -json .                             # for other tools
 
 Variables without a value are treated as unknown, so validate needs no

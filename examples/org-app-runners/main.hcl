@@ -34,7 +34,7 @@ runner "builders" {
   runner_group = "rigplan-builders"
   labels       = ["linux", "x64", "lvm-cache"]
   name_prefix  = "acme"
-  # Machines declared elsewhere on this host (see examples/runner-image):
+  # Machines declared elsewhere on this host (see examples/lvm-cache-runner):
   # each must also be one of the cache's machines, since it asks the
   # cache agent for its config over the agent's socket.
   machines = ["builder-1", "builder-2"]

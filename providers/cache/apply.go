@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -180,7 +181,7 @@ func (p *Provider) checkOwnership(addr schema.Address, ps paths, curUnit, curCfg
 // socketDirectory creates the socket's directory if needed and gives it
 // its mode.
 func (p *Provider) socketDirectory(planned cty.Value) error {
-	dir := planned.GetAttr("socket_directory").AsString()
+	dir := socketDir(planned)
 	mode, err := parseMode(planned.GetAttr("socket_directory_mode").AsString())
 	if err != nil {
 		return err
@@ -259,7 +260,14 @@ func withStatus(planned cty.Value, st systemd.UnitStatus) cty.Value {
 	m["unit_file_state"] = cty.StringVal(st.UnitFileState)
 	m["need_daemon_reload"] = cty.BoolVal(st.NeedDaemonReload)
 	m["restart_pending"] = cty.False
+	m["socket_directory"] = cty.StringVal(socketDir(planned))
 	return cty.ObjectVal(m)
+}
+
+// socketDir is the socket's directory, which plan leaves unknown until it
+// exists.
+func socketDir(planned cty.Value) string {
+	return path.Dir(planned.GetAttr("socket").AsString())
 }
 
 func firstLine(b []byte) string {

@@ -131,10 +131,14 @@
 // must be host mounts, it enters machines' mount namespaces with setns,
 // rebuilds its state from the host's mount table, and the fallback
 // injection relies on mount propagation from the host. So: NoNewPrivileges,
-// LockPersonality, RestrictRealtime, RestrictSUIDSGID,
+// LockPersonality, RestrictRealtime,
 // SystemCallArchitectures=native and RestrictAddressFamilies=AF_UNIX
 // AF_NETLINK AF_INET AF_INET6 (the socket, udev for LVM, and GitHub's API
-// for the runner-config and registration-token commands). Not used, and why: any of
+// for the runner-config and registration-token commands). Not used, and why:
+// RestrictSUIDSGID (its seccomp filter cannot read openat2's flags, so it
+// fails every openat2 with ENOSYS, and the agent resolves a job's mount path
+// inside the machine with openat2's RESOLVE_IN_ROOT; found by the e2e
+// test's first job under real systemd); any of
 // ProtectSystem, ProtectHome, PrivateTmp, PrivateDevices, PrivateMounts,
 // ReadOnlyPaths, ProtectKernelModules, ProtectKernelLogs, ProtectProc,
 // ProtectControlGroups (each gives the service its own mount namespace;

@@ -75,6 +75,12 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 		vals["unit_sha256"] = cty.UnknownVal(cty.String)
 		vals["config_sha256"] = cty.UnknownVal(cty.String)
 	}
+	// The socket's directory is known once it exists. Until apply makes
+	// it, it is unknown, so that a machine binding it (nspawn refuses a
+	// missing bind source) is planned as waiting for it, not warned about.
+	if dir := vals["socket_directory"]; dir.IsKnown() && !fileExists(p.onHost(dir.AsString())) {
+		vals["socket_directory"] = cty.UnknownVal(cty.String)
+	}
 	planned := cty.ObjectVal(vals)
 
 	if exe.IsKnown() {
@@ -153,4 +159,9 @@ func attrString(v cty.Value, name string) string {
 		return ""
 	}
 	return a.AsString()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -326,6 +326,34 @@ func TestNamesAndSocketsMustBeUnique(t *testing.T) {
 	if !hasDiag(resp.Diagnostics, hcl.DiagError, "both listen on /run/rigplan-cache/socket") {
 		t.Errorf("same socket: %v", resp.Diagnostics)
 	}
+
+	// Two agents on one store would take each other's snapshots.
+	other := cfg.AsValueMap()
+	other["socket"] = cty.StringVal("/run/other-cache/socket")
+	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{
+		{Addr: ci, Config: cfg}, {Addr: dashed, Config: cty.ObjectVal(other)},
+	}})
+	if !hasDiag(resp.Diagnostics, hcl.DiagError, "both keep their snapshots in the directory /srv/cache/snapshots") {
+		t.Errorf("same store: %v", resp.Diagnostics)
+	}
+	lvm := e.Config(ci, lvmCache).AsValueMap()
+	lvm2 := e.Config(ci, lvmCache).AsValueMap()
+	lvm2["socket"] = cty.StringVal("/run/other-cache/socket")
+	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{
+		{Addr: ci, Config: cty.ObjectVal(lvm)}, {Addr: dashed, Config: cty.ObjectVal(lvm2)},
+	}})
+	if !hasDiag(resp.Diagnostics, hcl.DiagError, "under the tag namespace") {
+		t.Errorf("same volume group and namespace: %v", resp.Diagnostics)
+	}
+	store := lvm2["lvm_store"].AsValueMap()
+	store["tag_namespace"] = cty.StringVal("other")
+	lvm2["lvm_store"] = cty.ObjectVal(store)
+	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{
+		{Addr: ci, Config: cty.ObjectVal(lvm)}, {Addr: dashed, Config: cty.ObjectVal(lvm2)},
+	}})
+	if hasDiag(resp.Diagnostics, hcl.DiagError, "Two caches on one store") {
+		t.Errorf("namespaces apart: %v", resp.Diagnostics)
+	}
 }
 
 func TestMaskedIsRefused(t *testing.T) {
@@ -397,8 +425,26 @@ func TestUnknownValuesPlanUnknownHashes(t *testing.T) {
 	lvm["default_volume"] = cty.UnknownVal(cty.String) // volume.x.id of a volume planned in the same run, say
 	m["lvm_store"] = cty.ObjectVal(lvm)
 	resp := e.Plan(ci, cty.ObjectVal(m), cty.NullVal(e.p.schema.ImpliedType()))
-	if resp.Planned.GetAttr("unit_sha256").IsKnown() || !resp.Planned.GetAttr("unit").IsKnown() || !resp.Planned.GetAttr("socket_directory").IsKnown() {
+	if resp.Planned.GetAttr("unit_sha256").IsKnown() || !resp.Planned.GetAttr("unit").IsKnown() {
 		t.Errorf("planned: %#v", resp.Planned)
+	}
+}
+
+// A machine binds the socket's directory, which nspawn refuses while it
+// is missing: the directory is unknown in plan until it exists, so the
+// machine is planned as waiting for the agent's apply.
+func TestSocketDirectoryKnownOnceItExists(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.Config(ci, lvmCache)
+	none := cty.NullVal(e.p.schema.ImpliedType())
+	if dir := e.Plan(ci, cfg, none).Planned.GetAttr("socket_directory"); dir.IsKnown() {
+		t.Errorf("socket_directory planned as %#v before the directory exists, want unknown", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(e.root, "run/ci-cache"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if dir := e.Plan(ci, cfg, none).Planned.GetAttr("socket_directory"); !dir.RawEquals(cty.StringVal("/run/ci-cache")) {
+		t.Errorf("socket_directory planned as %#v once the directory exists", dir)
 	}
 }
 

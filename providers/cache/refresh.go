@@ -102,6 +102,7 @@ func desiredByName(insts []providers.Instance) (map[string]providers.Instance, h
 	var diags hcl.Diagnostics
 	byName := map[string]providers.Instance{}
 	bySocket := map[string]schema.Address{}
+	byStore := map[string]schema.Address{}
 	for _, inst := range insts {
 		name, err := instanceName(inst.Addr)
 		if err != nil {
@@ -124,8 +125,42 @@ func desiredByName(insts []providers.Instance) (map[string]providers.Instance, h
 			}
 			bySocket[s.AsString()] = inst.Addr
 		}
+		if key, what := storeKey(inst.Config); key != "" {
+			if other, dup := byStore[key]; dup {
+				diags = append(diags, errorf("Two caches on one store",
+					"%s and %s both keep their snapshots in %s: each agent takes every snapshot there as its own, and would seal and delete the other's. Give one of them another %s.", other, inst.Addr, what, storeKeyFix(inst.Config))...)
+				continue
+			}
+			byStore[key] = inst.Addr
+		}
 	}
 	return byName, diags
+}
+
+// storeKey names the snapshots a cache's agent takes as its own: an LVM
+// store's volume group and tag namespace, a btrfs store's directory ("" while
+// unknown), and says it for an operator.
+func storeKey(cfg cty.Value) (key, what string) {
+	if lvm := cfg.GetAttr("lvm_store"); !lvm.IsNull() && lvm.IsWhollyKnown() {
+		vg, _, _ := strings.Cut(lvm.GetAttr("default_volume").AsString(), "/")
+		ns := lvm.GetAttr("tag_namespace")
+		if vg == "" || ns.IsNull() {
+			return "", ""
+		}
+		return "lvm " + vg + " " + ns.AsString(), fmt.Sprintf("volume group %s under the tag namespace %q", vg, ns.AsString())
+	}
+	if b := cfg.GetAttr("btrfs_store"); !b.IsNull() && b.IsWhollyKnown() {
+		dir := b.GetAttr("directory").AsString()
+		return "btrfs " + path.Clean(dir), "the directory " + dir
+	}
+	return "", ""
+}
+
+func storeKeyFix(cfg cty.Value) string {
+	if !cfg.GetAttr("lvm_store").IsNull() {
+		return "tag_namespace"
+	}
+	return "directory"
 }
 
 // unitFiles reads every rigplan-cache-*.service in the unit directory,

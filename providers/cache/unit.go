@@ -142,7 +142,6 @@ func renderUnit(s unitSpec) []byte {
 	w("NoNewPrivileges=yes")
 	w("LockPersonality=yes")
 	w("RestrictRealtime=yes")
-	w("RestrictSUIDSGID=yes")
 	w("SystemCallArchitectures=native")
 	w("RestrictAddressFamilies=%s", allowedFamilies)
 	w("")

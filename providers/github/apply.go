@@ -32,7 +32,8 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 		if err != nil {
 			return &providers.ApplyResponse{New: req.Prior, Diagnostics: errorf("Cannot read the runner file", "%s: %v", path, err)}
 		}
-		if _, d := p.cleanUp(ctx, req.Addr, name, c); d.HasErrors() {
+		// The block is gone, and so are its runners without a job.
+		if _, d := p.cleanUp(ctx, req.Addr, name, c, true); d.HasErrors() {
 			return &providers.ApplyResponse{New: req.Prior, Diagnostics: d}
 		}
 		if err := fsutil.Remove(path); err != nil {
@@ -47,15 +48,16 @@ func (p *Provider) Apply(ctx context.Context, req *providers.ApplyRequest) *prov
 		if err := fsutil.WriteAtomic(path, runnerconf.Marshal(c), 0o644); err != nil {
 			return &providers.ApplyResponse{New: req.Prior, Diagnostics: errorf("Cannot write the runner file", "%v", err)}
 		}
-		left, d := p.cleanUp(ctx, req.Addr, name, c)
+		left, d := p.cleanUp(ctx, req.Addr, name, c, false)
 		return &providers.ApplyResponse{New: p.stateFrom(name, c, left), Diagnostics: d}
 	}
 	return &providers.ApplyResponse{New: req.Prior, Diagnostics: errorf("Unsupported change", "The github provider cannot %s %s. This is a bug in rigplan.", req.Action, req.Addr)}
 }
 
 // cleanUp deletes what githubSide finds should go, as GitHub shows it
-// now, and returns what is left (outdated runners running a job).
-func (p *Provider) cleanUp(ctx context.Context, addr schema.Address, name string, c runnerconf.Config) (drift, hcl.Diagnostics) {
+// now, and returns what is left (outdated runners running a job). With
+// gone (the block was removed) every idle runner of the block goes too.
+func (p *Provider) cleanUp(ctx context.Context, addr schema.Address, name string, c runnerconf.Config, gone bool) (drift, hcl.Diagnostics) {
 	cl, err := p.client(c)
 	if err != nil {
 		return drift{}, errorf("Cannot reach GitHub", "%v", err)
@@ -66,7 +68,11 @@ func (p *Provider) cleanUp(ctx context.Context, addr schema.Address, name string
 	}
 	var left drift
 	var diags hcl.Diagnostics
-	for _, r := range append(d.orphans, d.outdated...) {
+	doomed := append(d.orphans, d.outdated...)
+	if gone {
+		doomed = append(doomed, d.idle...)
+	}
+	for _, r := range doomed {
 		if r.Busy {
 			left.outdated = append(left.outdated, r)
 			diags = append(diags, warnf("Outdated runner busy", "%s runs a job; the next apply deletes it once it is idle.", r.Name))

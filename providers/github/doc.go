@@ -35,8 +35,10 @@
 // Plan wants both empty, so they show as an in-place change, with a
 // warning naming the runners; apply deletes them, except outdated ones
 // running a job (left for the next apply). A runner without rigplan's
-// label is never deleted. Removing the block deletes its orphans and the
-// file.
+// label is never deleted. Removing the block (or destroy) deletes the
+// file and every runner of the block without a job, the current boots'
+// too (destroy stops their machines next); a runner in a job is left to
+// GitHub, which removes an ephemeral runner after its job.
 //
 // # Checked before anything is written
 //

@@ -88,6 +88,9 @@ func (p *Provider) stateFrom(name string, c runnerconf.Config, d drift) cty.Valu
 // drift is what GitHub shows that the policy does not want.
 type drift struct {
 	orphans, outdated []ghapi.Runner
+	// idle are rigplan's other runners without a job (a running machine's
+	// current boot): they go only with the block.
+	idle []ghapi.Runner
 }
 
 // githubSide lists the scope's runners and sorts out rigplan's that
@@ -126,6 +129,8 @@ func (p *Provider) githubSide(ctx context.Context, cl ghapi.API, name string, c 
 			d.orphans = append(d.orphans, r)
 		case c.MinVersion != "" && r.Version != "" && olderThan(r.Version, c.MinVersion):
 			d.outdated = append(d.outdated, r)
+		case !r.Busy:
+			d.idle = append(d.idle, r)
 		}
 	}
 	return d, nil

@@ -140,12 +140,18 @@ func (a *applier) deleteLV(ctx context.Context, vg, name string, pool bool) bool
 		}
 	}
 	if pool {
-		if inside := a.snap.lvsIn(vg, name); len(inside) > 0 {
-			desc := make([]string, len(inside))
-			for i, l := range inside {
-				desc[i] = describeLV(l)
+		inside := a.snap.lvsIn(vg, name)
+		var desc []string
+		for _, l := range inside {
+			if !parseMarks(l.Tags).CacheSnapshot {
+				desc = append(desc, describeLV(l))
 			}
+		}
+		if len(desc) > 0 {
 			a.diags = append(a.diags, blockedDiag(a.req.Addr, id, "thin pool", "delete", desc))
+			return false
+		}
+		if !a.deleteCacheSnapshots(ctx, vg, cacheSnapshots(inside)) {
 			return false
 		}
 	}
@@ -156,6 +162,26 @@ func (a *applier) deleteLV(ctx context.Context, vg, name string, pool bool) bool
 	if err := a.run(ctx, lvmCmd("lvremove", id)); err != nil {
 		a.fail(fmt.Sprintf("Could not remove %s", id), err)
 		return false
+	}
+	return true
+}
+
+// deleteCacheSnapshots removes the cache agent's snapshots in a pool that
+// is being deleted (the plan said so, and deleting the pool needed
+// -allow-data-loss). A mounted one cannot be deactivated, and stops the
+// deletion: its machine or the agent still uses it.
+func (a *applier) deleteCacheSnapshots(ctx context.Context, vg string, snaps []*lvRow) bool {
+	for _, lv := range snaps {
+		id := vg + "/" + lv.Name
+		if err := a.run(ctx, lvmCmd("lvchange", "--activate", "n", id)); err != nil {
+			a.fail(fmt.Sprintf("Could not deactivate cache snapshot %s before removing it (is it mounted in a machine?)", id), err)
+			return false
+		}
+		if err := a.run(ctx, lvmCmd("lvremove", id)); err != nil {
+			a.fail(fmt.Sprintf("Could not remove cache snapshot %s", id), err)
+			return false
+		}
+		a.p.updateView(func(s *snapshot) *snapshot { return s.withLV(vg, lv.Name, nil) })
 	}
 	return true
 }

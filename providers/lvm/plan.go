@@ -1,6 +1,8 @@
 package lvm
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -133,11 +135,31 @@ func (pl *planner) checkBlockers(kind, vg, pool string) {
 	// destroy. A deletion (null config) comes with the deletion of every
 	// managed volume inside, ordered first by DependsOn, so only what
 	// rigplan does not manage blocks it.
+	// The cache agent's snapshots are rigplan's data: they go with their
+	// pool, which deleting needs -allow-data-loss.
 	verb, deleted := "replace", pl.snap.beingDeleted
 	if pl.deleting() {
-		verb, deleted = "delete", func(m marks) bool { return m.owns() }
+		verb, deleted = "delete", func(m marks) bool { return m.owns() || m.CacheSnapshot }
 	}
 	if b := pl.snap.blockers(vg, pool, deleted); len(b) > 0 {
 		pl.resp.Diagnostics = append(pl.resp.Diagnostics, blockedDiag(pl.req.Addr, id, kind, verb, b))
 	}
+	if n := len(cacheSnapshots(pl.snap.lvsIn(vg, pool))); pl.deleting() && n > 0 {
+		pl.resp.Diagnostics = append(pl.resp.Diagnostics, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Deleting %s %s deletes %d cache snapshots", kind, id, n),
+			Detail:   fmt.Sprintf("%s holds %d snapshots the cache agent made (rigplan cache ls lists them); they are deleted with it.", id, n),
+		})
+	}
+}
+
+// cacheSnapshots are the cache agent's snapshots among lvs.
+func cacheSnapshots(lvs []*lvRow) []*lvRow {
+	var out []*lvRow
+	for _, lv := range lvs {
+		if parseMarks(lv.Tags).CacheSnapshot {
+			out = append(out, lv)
+		}
+	}
+	return out
 }

@@ -1,12 +1,14 @@
 // Command sandbox runs a command as root inside rigplan's sandbox kernel:
 // User-Mode Linux with the host's files, real device-mapper, and four
-// empty sparse scratch disks (/dev/ubda … /dev/ubdd) that vanish afterwards.
-// It is how `make demo` shows rigplan on real LVM without touching a real
-// disk:
+// empty sparse scratch disks (/dev/ubda … /dev/ubdd) that vanish afterwards,
+// to try rigplan on real LVM without touching a real disk:
 //
-//	go run ./testhost/sandbox -disk-size 64G -- ./testhost/sandbox/demo.sh
+//	go run ./testhost/sandbox -disk-size 64G -- bin/rigplan plan -var 'devices=["/dev/ubda"]' examples/lvm-cache-runner
 //
-// It needs root and Debian's user-mode-linux and lvm2 packages.
+// It needs root and Debian's user-mode-linux and lvm2 packages. (`make
+// demo` runs the whole runner host in the systemd flavour instead: see
+// package e2e.) -prepare-systemd-root builds that flavour's cached Debian
+// root ahead of the tests, as CI does.
 package main
 
 import (

@@ -86,7 +86,7 @@ func TestCommandLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"lvcreate --snapshot --name c1 --setactivationskip y --activate y --ignoreactivationskip --addtag friend:snapshot --addtag friend:state:pending --addtag friend:created:* --addtag friend:machine:runner-1 --addtag friend:cache:refs/heads/x --addtag friend:cache:&C3&BC vg0/default",
+		"lvcreate --snapshot --name c1 --setactivationskip y --activate y --ignoreactivationskip --addtag friend:snapshot --addtag friend:state:pending --addtag friend:created:* --addtag rigplan:cache-snapshot --addtag friend:machine:runner-1 --addtag friend:cache:refs/heads/x --addtag friend:cache:&C3&BC vg0/default",
 		"lvchange --addtag friend:state:in-use --deltag friend:state:pending --deltag friend:state:sealed vg0/c1",
 		"lvchange --activate n vg0/c1",
 		"lvchange --addtag friend:state:sealed --deltag friend:state:pending --deltag friend:state:in-use vg0/c1",

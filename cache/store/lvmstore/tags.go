@@ -48,7 +48,7 @@ func term(s string) string {
 // newTags returns the tags of a snapshot made now, and its annotations as
 // List will report them (Term form, duplicates dropped, sorted).
 func (t tagScheme) newTags(st store.State, created time.Time, machine string, annotations []string) (tags, terms []string, err error) {
-	tags = []string{t.member(), t.state(st), t.tag(kindCreated, created.UTC().Format(createdLayout))}
+	tags = []string{t.member(), t.state(st), t.tag(kindCreated, created.UTC().Format(createdLayout)), lvmtag.CacheSnapshot}
 	if machine != "" {
 		tags = append(tags, t.tag(kindMachine, lvmtag.EncodeTerm(machine, TermMax)))
 	}

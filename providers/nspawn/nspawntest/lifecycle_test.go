@@ -20,16 +20,16 @@ import (
 )
 
 // rigplan is the binary under test, and example the original setup's
-// machine (examples/runner-image/main.hcl): both are put next to the test
+// machine (examples/lvm-cache-runner/machine.hcl): both are put next to the test
 // binary before the kernel boots (see rigplanbin.NextToTest).
 var rigplan, example string
 
 func TestMain(m *testing.M) {
 	var err error
 	if rigplan, err = rigplanbin.NextToTest(!testhost.Inside()); err == nil {
-		example = filepath.Join(filepath.Dir(rigplan), "runner-image.hcl")
+		example = filepath.Join(filepath.Dir(rigplan), "machine.hcl")
 		if !testhost.Inside() {
-			err = copyFile("../../../examples/runner-image/main.hcl", example)
+			err = copyFile("../../../examples/lvm-cache-runner/machine.hcl", example)
 		}
 	}
 	if err != nil {
@@ -47,12 +47,13 @@ const (
 	rootBase = 570097664            // the original setup's range: 570097664:131072
 )
 
-// exampleConfig is examples/runner-image as an operator would adapt it to
-// this host: the runner image imported from an OCI layout (the test host
-// has no podman and no network: no build, no debian image, no runner
-// registration), and the machine as written there, plus a read-write
-// bind for the job's reports, a marker in its environment, and a job_wait
-// the test can live with.
+// exampleConfig is examples/lvm-cache-runner's machine.hcl as an operator
+// would adapt it to this host: the runner image imported from an OCI
+// layout (the test host has no podman and no network), and the machine as
+// written there, its cache agent's socket directory given as a path (the
+// agent's block is in another file of the example; package e2e runs them
+// all), plus a read-write bind for the job's reports, a marker in its
+// environment, and a job_wait the test can live with.
 func exampleConfig(t *testing.T, layout, marker string) string {
 	t.Helper()
 	src, err := os.ReadFile(example)
@@ -67,10 +68,8 @@ func exampleConfig(t *testing.T, layout, marker string) string {
 	img := block(t, body, "image", "runner").Body()
 	img.RemoveBlock(block(t, img, "build"))
 	img.SetAttributeValue("source", cty.StringVal("oci:"+layout))
-	body.RemoveBlock(block(t, body, "image", "debian"))
-	// The runner registration talks to GitHub: not here.
-	body.RemoveBlock(block(t, body, "runner", "repository"))
 	m := block(t, body, "machine", "runner").Body()
+	m.SetAttributeValue("bind_read_only", cty.ListVal([]cty.Value{cty.StringVal(sockDir)}))
 	m.SetAttributeValue("bind", cty.ListVal([]cty.Value{cty.StringVal(jobs + ":/jobs")}))
 	m.SetAttributeValue("environment", cty.MapVal(map[string]cty.Value{"MARKER": cty.StringVal(marker)}))
 	m.SetAttributeValue("job_wait", cty.StringVal("5m"))
@@ -81,7 +80,7 @@ func block(t *testing.T, body *hclwrite.Body, typ string, labels ...string) *hcl
 	t.Helper()
 	b := body.FirstMatchingBlock(typ, labels)
 	if b == nil {
-		t.Fatalf("examples/runner-image/main.hcl has no %s %v block", typ, labels)
+		t.Fatalf("examples/lvm-cache-runner/machine.hcl has no %s %v block", typ, labels)
 	}
 	return b
 }
