@@ -35,13 +35,21 @@ var errReported = errors.New("errors were reported above")
 // run executes one command line and returns the process exit status:
 // 0 success, 1 error, 2 (plan -detailed-exitcode) changes present.
 func (a *app) run(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		// After the first interrupt the apply stops starting changes; a
-		// second one kills the process the usual way.
-		<-ctx.Done()
-		stop()
+		// After the first interrupt the apply stops starting changes and
+		// says so at once; a second one kills the process the usual way.
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(a.stderr, "\nInterrupted: rigplan starts nothing new and lets the changes already running finish. Interrupt again to stop at once.")
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 
 	root := a.rootCmd()
