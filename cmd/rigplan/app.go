@@ -35,29 +35,20 @@ var errReported = errors.New("errors were reported above")
 // run executes one command line and returns the process exit status:
 // 0 success, 1 error, 2 (plan -detailed-exitcode) changes present.
 func (a *app) run(args []string) int {
+	return a.execute(a.rootCmd(), args)
+}
+
+// execute runs root with args, with interrupts handled as run describes.
+func (a *app) execute(root *cobra.Command, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		// After the first interrupt the apply stops starting changes and
-		// says so at once; a second one kills the process the usual way.
-		select {
-		case <-sigs:
-			signal.Stop(sigs)
-			fmt.Fprintln(a.stderr, "\nInterrupted: rigplan starts nothing new and lets the changes already running finish. Interrupt again to stop at once.")
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-
-	root := a.rootCmd()
 	root.SetArgs(normalizeArgs(args))
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	stop := a.onInterrupt(cancel)
 	err := root.ExecuteContext(ctx)
+	stop()
 	var code exitCode
 	switch {
 	case err == nil:
@@ -69,6 +60,45 @@ func (a *app) run(args []string) int {
 	default:
 		fmt.Fprintf(a.stderr, "Error: %v\n", err)
 		return 1
+	}
+}
+
+// interruptNotice is what rigplan says at the first interrupt.
+const interruptNotice = "\nInterrupted: rigplan starts nothing new and lets the changes already running finish. Interrupt again to stop at once."
+
+// onInterrupt watches for the first interrupt (or SIGTERM): it says at
+// once what an interrupt does and cancels the command's context, so an
+// apply starts nothing new; a second one kills the process the usual
+// way. The stop it returns ends the watch and returns only once an
+// interrupt that arrived before it has been acknowledged: one that
+// comes in while the command is finishing is answered too, never lost
+// to the race between the watching goroutine and the process's exit.
+func (a *app) onInterrupt(cancel context.CancelFunc) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-sigs:
+		case <-finished:
+			select {
+			case <-sigs:
+			default:
+				return
+			}
+		}
+		signal.Stop(sigs)
+		fmt.Fprintln(a.stderr, interruptNotice)
+		cancel()
+	}()
+	return func() {
+		// Stop returns once every signal that arrived before it is in
+		// sigs: the goroutine then sees it, whichever case it picks.
+		signal.Stop(sigs)
+		close(finished)
+		<-done
 	}
 }
 
