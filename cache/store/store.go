@@ -132,6 +132,48 @@ var ErrNotFound = errors.New("no such snapshot")
 // ErrExists is returned by Create and Copy for a name already taken.
 var ErrExists = errors.New("a snapshot of that name exists")
 
+// ErrFull is what a store's operations wrap (in a *FullError) when the
+// store has no room left for what they write: data or metadata space,
+// or a snapshot's own quota.
+var ErrFull = errors.New("the cache store is full")
+
+// FullError says which store ran out of room, and how full it is. The
+// agent answers a job with Store and Usage, never with Err.
+type FullError struct {
+	// Store names the store for an operator: "btrfs filesystem at
+	// /srv/cache", "thin pool vg0/pool".
+	Store string
+	// Usage is the store's use when the operation failed; nil when it
+	// could not be read.
+	Usage *Usage
+	// Err is the failure behind it (ENOSPC, EDQUOT, a command's stderr).
+	Err error
+}
+
+func (e *FullError) Error() string {
+	msg := "the cache store (" + e.Store + ") is full"
+	if e.Usage != nil {
+		msg += " (" + e.Usage.String() + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrFull) hold, and the cause reachable.
+func (e *FullError) Unwrap() []error { return []error{ErrFull, e.Err} }
+
+// String renders the use for a person: "data 97.3% used, metadata
+// 12.0% used", without the metadata figure when the store has none.
+func (u Usage) String() string {
+	s := fmt.Sprintf("data %.1f%% used", u.DataPercent)
+	if u.MetadataPercent > 0 {
+		s += fmt.Sprintf(", metadata %.1f%% used", u.MetadataPercent)
+	}
+	return s
+}
+
 // MaxNameLen is the longest snapshot name: short enough for an LV name
 // (127 bytes, less LVM's suffixes for hidden volumes) and a file name.
 const MaxNameLen = 64
