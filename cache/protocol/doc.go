@@ -32,10 +32,14 @@
 // surely meant as a comment.
 //
 // Blank lines before the command are skipped. The request ends at the
-// first blank line after the command, or at EOF; the agent reads nothing
-// after that blank line, so a client that cannot close its write side ends
-// the request with an empty line instead. A connection carries one
-// request; the agent answers and closes.
+// first blank line after the command, or at EOF; the agent waits for
+// nothing after that blank line, so a client that cannot close its write
+// side ends the request with an empty line instead. What has already
+// arrived after it may only be blank lines and comments: a stray blank
+// line between mount and its criteria would otherwise drop them silently
+// and mount the default volume, so such a request is refused with a
+// reason instead. A connection carries one request; the agent answers
+// and closes.
 //
 // The first line is the command. Its word and its argument are separated by
 // spaces or tabs:

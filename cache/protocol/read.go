@@ -44,6 +44,9 @@ func ReadRequest(r io.Reader, limits Limits) (*Request, error) {
 			return nil, err
 		}
 		if done {
+			if err := lr.checkRest(p.req.Command); err != nil {
+				return nil, err
+			}
 			break
 		}
 	}
@@ -90,6 +93,25 @@ func (lr *lineReader) next() (line string, eof bool, err error) {
 	lr.line++
 	s = strings.TrimSuffix(s, "\n")
 	return strings.TrimSuffix(s, "\r"), false, nil
+}
+
+// checkRest refuses a request whose ending blank line is followed by
+// more of it: criteria after a stray blank line would otherwise be
+// dropped without a word, and the job would get the default volume
+// instead of its cache. It looks only at what has already arrived (a
+// heredoc arrives in one write), never waiting for more.
+func (lr *lineReader) checkRest(cmd Command) error {
+	rest, _ := lr.br.Peek(lr.br.Buffered())
+	for n, line := range strings.Split(string(rest), "\n") {
+		text := strings.Trim(line, " \t\r")
+		if text == "" || text[0] == '#' {
+			continue
+		}
+		return &Error{Line: lr.line + 1 + n, Reason: fmt.Sprintf(
+			"a blank line ended the %s request on line %d, but %s follows it; an empty line ends a request, so nothing after it would be read: remove the blank line",
+			cmd, lr.line, quoteShort(text))}
+	}
+	return nil
 }
 
 // parser builds a Request from lines.

@@ -66,11 +66,11 @@ func TestReadRequest(t *testing.T) {
 			mountReq("/c", [][]string{{"a"}}),
 		},
 		{
-			"ends at the first blank line; the rest is not read",
-			"mount /c\n> a\n\n> b\nnot even a command \x00\n",
+			"ends at the first blank line; blank lines and comments may follow",
+			"mount /c\n> a\n\n\n  # done\n\r\n",
 			mountReq("/c", [][]string{{"a"}}),
 		},
-		{"whitespace-only line ends it too", "ls\n \t \nls\n", &Request{Command: CommandList}},
+		{"whitespace-only line ends it too", "ls\n \t \n", &Request{Command: CommandList}},
 		{
 			"any workflow string is a term",
 			"mount /c\n> feature/ünïcode-branch C# #123 " + hash300 + " a\u00a0b\n",
@@ -145,6 +145,8 @@ func TestReadRequestErrors(t *testing.T) {
 		{"too many annotations over two lines", "mount /a\n<" + strings.Repeat(" a", 20) + "\n<" + strings.Repeat(" b", 13) + "\n", 3, []string{"annotations: 33 terms"}},
 		{"empty", "", 0, []string{"the request is empty", "mount /home/runner/cache"}},
 		{"only blank lines", "\n\n  \n", 0, []string{"the request is empty"}},
+		{"criteria after a stray blank line", "mount /c\n\n> linux main\n> linux\n", 3, []string{"a blank line ended the mount request on line 2", `"> linux main"`, "remove the blank line"}},
+		{"a second request after the blank line", "ls\n\n# next\nls\n", 4, []string{"ended the ls request", `"ls"`}},
 		{"only a comment", "# mount /c\n", 0, []string{"the request is empty"}},
 		{"cut mid-line", "mount /home/ghrunner/cac", 1, []string{"ends inside this line", `"mount /home/ghrunner/cac"`, "disconnected"}},
 		{"cut mid-criterion", "mount /c\n> linux ab", 2, []string{"ends inside this line"}},
@@ -187,7 +189,7 @@ func TestReadRequestLimits(t *testing.T) {
 		// not read and does not count.
 		{"mount /c\n> abcd\n< abcd\n#2345678\n", ""},
 		{"mount /c\n> abcd\n< abcd\n#23456789\n", "longer than the limit of 32 bytes"},
-		{"mount /c\n> abcd\n< abcd\n\n" + strings.Repeat("x", 100), ""},
+		{"mount /c\n> abcd\n< abcd\n\n#" + strings.Repeat("x", 100), ""},
 	}
 	for _, tt := range tests {
 		_, err := ReadRequest(strings.NewReader(tt.in), small)

@@ -172,7 +172,7 @@ func respell(rng *rand.Rand, req *Request) string {
 		b.WriteString(indent + line + " " + eol)
 	}
 	if rng.IntN(2) == 0 {
-		b.WriteString(eol + "junk after the end\x00")
+		b.WriteString(eol + indent + "# after the end" + eol + eol)
 	}
 	return b.String()
 }
