@@ -57,8 +57,12 @@ type Agent struct {
 	// gcMu keeps retention runs apart.
 	gcMu sync.Mutex
 
-	mu       sync.Mutex
-	snaps    map[string]*entry
+	mu    sync.Mutex
+	snaps map[string]*entry
+	// touched, while reconcile reads the store, collects the names whose
+	// entries the view added or removed meanwhile (see reconcile); nil
+	// otherwise.
+	touched  map[string]bool
 	machines map[machineKey]*machine
 	def      string // the default volume's name
 	stats    counters

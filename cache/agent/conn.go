@@ -11,6 +11,7 @@ import (
 
 	"github.com/rigplan/rigplan/cache/inject"
 	"github.com/rigplan/rigplan/cache/protocol"
+	"github.com/rigplan/rigplan/cache/store"
 )
 
 // call is one request being served.
@@ -111,7 +112,7 @@ func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
 		if req.Command == protocol.CommandGC {
 			return a.gcResponse(ctx, c, req.DryRun)
 		}
-		return a.remove(ctx, c, req.Name)
+		return a.rm(ctx, c, req.Name)
 	case protocol.CommandRunnerConfig, protocol.CommandRegistrationToken:
 		if c.who.machine == nil {
 			return protocol.Fail(fmt.Sprintf("%s is for a machine's runner at boot; on the host, use GitHub's settings", req.Command))
@@ -127,6 +128,25 @@ func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
 func (c *call) internal(what string, err error) *protocol.Response {
 	c.log.Error(what+" failed", "err", err)
 	return protocol.Fail(fmt.Sprintf("the cache agent failed at %s (request %d); the host's operator finds the details in the agent's log; try again later", what, c.id))
+}
+
+// storeFailure is the answer for a store operation that failed: a full
+// store is the client's to know about, in words (which store, how full,
+// what happens now), and counted; anything else is the agent's failure.
+func (a *Agent) storeFailure(c *call, what string, err error) *protocol.Response {
+	var full *store.FullError
+	if !errors.As(err, &full) {
+		return c.internal(what, err)
+	}
+	c.log.Warn(what+" failed: the store is full", "err", err)
+	a.mu.Lock()
+	a.stats.refusedFull++
+	a.mu.Unlock()
+	use := ""
+	if full.Usage != nil {
+		use = ", " + full.Usage.String()
+	}
+	return protocol.Fail(fmt.Sprintf("the cache store (%s%s) is full: no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", full.Store, use))
 }
 
 // refusal turns an error from package inject into the answer for it:

@@ -22,19 +22,36 @@ func (a *Agent) holdForDelete(name string) bool {
 }
 
 // reconcile brings the view in line with the store: snapshots that went
-// away (an operator removed them by hand) are dropped; snapshots the view
-// lacks are added, so that retention sees left-overs.
+// away (an operator removed them by hand) are dropped, whatever their
+// state; snapshots the view lacks are added, so that retention sees
+// left-overs; the sizes the store reports are taken over.
+//
+// The store is read without the agent's lock, so requests go on
+// meanwhile, and what it read may be older than the view: a snapshot the
+// agent deleted after the read would come back, one it made would be
+// dropped. So while the read runs, every name the view adds or removes is
+// recorded (touch), and reconcile leaves those entries as the view has
+// them. Runs one at a time (collect's gcMu).
 func (a *Agent) reconcile(ctx context.Context) error {
+	a.mu.Lock()
+	a.touched = map[string]bool{}
+	a.mu.Unlock()
 	snaps, err := a.store.List(ctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	touched := a.touched
+	a.touched = nil
 	if err != nil {
 		return fmt.Errorf("read the store: %w", err)
 	}
 	listed := make(map[string]bool, len(snaps))
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, s := range snaps {
 		listed[s.Name] = true
-		if _, ok := a.snaps[s.Name]; ok {
+		if touched[s.Name] {
+			continue
+		}
+		if e, ok := a.snaps[s.Name]; ok {
+			e.snap.Size = s.Size
 			continue
 		}
 		e := &entry{snap: s}
@@ -45,10 +62,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		a.log.Info("found a snapshot the agent did not know", "snapshot", s.Name, "state", string(s.State))
 	}
 	for name, e := range a.snaps {
-		if !listed[name] && e.op == "" && e.snap.State != store.InUse {
-			a.log.Warn("a snapshot went away from the store", "snapshot", name)
-			a.unregister(e)
-			delete(a.snaps, name)
+		if !listed[name] && !touched[name] && e.op == "" && !e.snap.Default {
+			a.log.Warn("a snapshot went away from the store behind the agent's back; forgetting it", "snapshot", name, "state", string(e.snap.State))
+			a.remove(name)
 		}
 	}
 	return nil
@@ -113,8 +129,8 @@ func (a *Agent) gcResponse(ctx context.Context, c *call, dryRun bool) *protocol.
 	return res.Response()
 }
 
-// remove serves `rm NAME`.
-func (a *Agent) remove(ctx context.Context, c *call, name string) *protocol.Response {
+// rm serves `rm NAME`.
+func (a *Agent) rm(ctx context.Context, c *call, name string) *protocol.Response {
 	if err := store.CheckName(name); err != nil {
 		return protocol.Fail(err.Error())
 	}
@@ -126,8 +142,8 @@ func (a *Agent) remove(ctx context.Context, c *call, name string) *protocol.Resp
 		refuse = fmt.Sprintf("no snapshot %s; rigplan cache ls lists them", name)
 	case e.snap.Default:
 		refuse = fmt.Sprintf("%s is the default volume, which the agent never deletes", name)
-	case e.inUse() || e.finish:
-		refuse = fmt.Sprintf("%s is in use (machine %s); it can be removed once that machine has exited and it is sealed", name, e.snap.Machine)
+	case e.inUse() && !e.finish:
+		refuse = fmt.Sprintf("%s is in use (machine %s); it can be removed once that machine has exited", name, e.snap.Machine)
 	case e.pins > 0 || !e.hold("delete"):
 		refuse = fmt.Sprintf("%s is being copied or changed right now; try again in a moment", name)
 	}
@@ -137,7 +153,8 @@ func (a *Agent) remove(ctx context.Context, c *call, name string) *protocol.Resp
 	}
 	if err := a.store.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.release(name)
-		return c.internal("deleting the snapshot", err)
+		c.log.Error("rm: deleting the snapshot failed", "snapshot", name, "err", err)
+		return protocol.Fail(fmt.Sprintf("the store could not delete %s: %v", name, err))
 	}
 	a.forget(name)
 	c.log.Info("removed by the operator", "snapshot", name)

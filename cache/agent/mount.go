@@ -61,12 +61,29 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	}
 
 	snap, err := a.store.Create(ctx, res.origin, name, m.Name, req.Annotations)
+	for tries := 1; errors.Is(err, store.ErrNotFound) && !res.Default && tries <= maxVanishedOrigins; tries++ {
+		// The origin is gone from the store (deleted by hand, or the
+		// view is stale): it must not cost the job its cache. Forget it
+		// and make the snapshot from the next candidate instead.
+		c.log.Warn("the chosen origin is gone from the store; taking the next candidate", "origin", res.origin, "err", err)
+		if derr := a.discard(ctx, name); derr != nil {
+			c.log.Error("deleting what a failed create left failed; left for the periodic pass", "snapshot", name, "err", derr)
+		}
+		a.unpin(res.origin)
+		a.forget(res.origin)
+		if res, fail = a.reserve(c, rec); fail != nil {
+			res = reservation{}
+			return fail
+		}
+		name = res.Snapshot
+		snap, err = a.store.Create(ctx, res.origin, name, m.Name, req.Annotations)
+	}
 	// Even a failed create may have left something (a snapshot without
 	// its metadata): delete whatever is there.
 	u.drop("forget it")
 	u.push("delete the snapshot", func(ctx context.Context) error { return a.discard(ctx, name) })
 	if err != nil {
-		return c.internal("creating the snapshot", err)
+		return a.storeFailure(c, "creating the snapshot", err)
 	}
 	a.created(name, snap, req.Annotations)
 	a.pause("created")
@@ -111,6 +128,10 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	return res.Response()
 }
 
+// maxVanishedOrigins bounds how many chosen origins a mount finds gone
+// from the store before it gives up: each costs a failed create.
+const maxVanishedOrigins = 8
+
 // reservation is what reserve chose for a mount.
 type reservation struct {
 	protocol.MountResult
@@ -147,7 +168,7 @@ func (a *Agent) reserve(c *call, rec *machine) (reservation, *protocol.Response)
 	}
 	a.snaps[r.origin].pins++
 	r.Snapshot = a.newName()
-	a.snaps[r.Snapshot] = &entry{
+	a.add(&entry{
 		snap: store.Snapshot{Name: r.Snapshot, State: store.Pending, Machine: rec.m.Name, Origin: r.origin, Created: a.now().UTC()},
 		op:   "mount",
 		raw:  req.Annotations,
@@ -155,7 +176,7 @@ func (a *Agent) reserve(c *call, rec *machine) (reservation, *protocol.Response)
 		// the same path in the same machine is refused at once.
 		machine: rec,
 		path:    req.Path,
-	}
+	})
 	return r, nil
 }
 
@@ -227,8 +248,5 @@ func (a *Agent) inUse(name string) {
 func (a *Agent) forget(name string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if e, ok := a.snaps[name]; ok {
-		a.unregister(e)
-		delete(a.snaps, name)
-	}
+	a.remove(name)
 }

@@ -102,11 +102,11 @@ func (a *Agent) reserveCopy(machine, src string, annotations []string) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	name := a.newName()
-	a.snaps[name] = &entry{
+	a.add(&entry{
 		snap: store.Snapshot{Name: name, State: store.Pending, Machine: machine, Origin: src, Created: a.now().UTC()},
 		op:   "save",
 		raw:  annotations,
-	}
+	})
 	return name
 }
 

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rigplan/rigplan/cache/store"
@@ -19,14 +20,31 @@ func (a *Agent) finish(ctx context.Context, name string, wait time.Duration) boo
 	if !ok {
 		return false
 	}
-	done := false
-	defer func() { a.finished(name, done) }()
+	done, gone := false, false
+	defer func() {
+		if gone {
+			a.forget(name)
+			return
+		}
+		a.finished(name, done)
+	}()
 	log := a.log.With("snapshot", name)
+	// vanished reports whether err says the snapshot is no longer in the
+	// store (deleted by hand): there is nothing left to finish.
+	vanished := func(err error) bool {
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("finishing a snapshot: it is gone from the store; forgetting it", "err", err)
+			gone = true
+		}
+		return gone
+	}
 
 	if _, checks := a.store.(store.BusyChecker); !checks && !id.known() {
 		// Learned after a restart: mount it on the host a moment to see
 		// how its mounts look.
-		if _, learned, err := a.stage(ctx, name); err != nil {
+		if _, learned, err := a.stage(ctx, name); vanished(err) {
+			return false
+		} else if err != nil {
 			log.Error("finishing a snapshot: mounting it to learn its mounts failed; retrying later", "err", err)
 			return false
 		} else {
@@ -40,6 +58,9 @@ func (a *Agent) finish(ctx context.Context, name string, wait time.Duration) boo
 		busy, where, err := a.busy(ctx, name, id)
 		if ctx.Err() != nil {
 			return false // the agent is stopping; the next start finishes it
+		}
+		if vanished(err) {
+			return false
 		}
 		if err != nil {
 			log.Error("finishing a snapshot: checking whether it is still mounted failed; retrying later", "err", err)
@@ -61,13 +82,15 @@ func (a *Agent) finish(ctx context.Context, name string, wait time.Duration) boo
 	a.pause("finishing")
 	switch a.cfg.Commit {
 	case CommitOnSave:
-		if err := a.store.Delete(ctx, name); err != nil {
+		if err := a.store.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			log.Error("discarding an unsaved snapshot failed; retrying later", "err", err)
 			return false
 		}
 		log.Info("discarded: its machine exited and the job never saved it (commit on save)")
 	default:
-		if err := a.store.SetState(ctx, name, store.Sealed); err != nil {
+		if err := a.store.SetState(ctx, name, store.Sealed); vanished(err) {
+			return false
+		} else if err != nil {
 			log.Error("sealing a snapshot failed; retrying later", "err", err)
 			return false
 		}
@@ -103,7 +126,7 @@ func (a *Agent) finished(name string, done bool) {
 	}
 	a.stats.finished++
 	if a.cfg.Commit == CommitOnSave {
-		delete(a.snaps, name)
+		a.remove(name)
 		return
 	}
 	e.finish = false

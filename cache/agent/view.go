@@ -35,6 +35,32 @@ type entry struct {
 	finish bool
 }
 
+// add enters a snapshot the agent is making into the view. Call with
+// a.mu held.
+func (a *Agent) add(e *entry) {
+	a.snaps[e.snap.Name] = e
+	a.touch(e.snap.Name)
+}
+
+// remove takes a snapshot out of the view (it is gone from the store, or
+// never got there). Call with a.mu held.
+func (a *Agent) remove(name string) {
+	if e, ok := a.snaps[name]; ok {
+		a.unregister(e)
+		delete(a.snaps, name)
+	}
+	a.touch(name)
+}
+
+// touch records, while reconcile is reading the store, that the view
+// changed for name: what reconcile read about it may be older than the
+// view, so it leaves the view's entry as it is. Call with a.mu held.
+func (a *Agent) touch(name string) {
+	if a.touched != nil {
+		a.touched[name] = true
+	}
+}
+
 // inUse reports whether the snapshot is, or is becoming, mounted in a
 // machine: never an origin, never deleted by retention.
 func (e *entry) inUse() bool { return e.snap.State == store.InUse || e.op == "mount" }
