@@ -15,6 +15,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/rigplan/rigplan/cache/inject"
+	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/store"
 	"github.com/rigplan/rigplan/internal/ghapi"
 )
@@ -47,12 +48,16 @@ type Agent struct {
 	id       *inject.Identifier
 	staging  string // StateDir/staging
 	creates  chan struct{}
-	conns    chan struct{}
 	started  time.Time
 	requests atomic.Uint64 // request ids
+	open     atomic.Int64  // connections being served
 
 	// runners are the GitHub clients of the runner policies.
 	runners ghapi.Clients
+
+	// quiet keeps refusals of peers the agent does not serve from
+	// flooding the log.
+	quiet logLimiter
 
 	// gcMu keeps retention runs apart.
 	gcMu sync.Mutex
@@ -66,6 +71,13 @@ type Agent struct {
 	machines map[machineKey]*machine
 	def      string // the default volume's name
 	stats    counters
+	// peers counts what each peer (a machine's name, or a host user)
+	// has under way, for the per-peer limits.
+	peers map[string]*load
+	// machineCreates holds one slot per machine for making snapshots,
+	// so that one machine's mounts and saves queue behind each other,
+	// not before every other machine's.
+	machineCreates map[string]chan struct{}
 
 	// bg tracks the goroutines Serve starts (connections, machine
 	// watches, retention); ctx is Serve's, cancelled when it returns.
@@ -84,18 +96,20 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 		return nil, errors.New("cache agent: no store")
 	}
 	a := &Agent{
-		cfg:      cfg,
-		store:    deps.Store,
-		log:      deps.Log,
-		notify:   deps.Notify,
-		now:      deps.Now,
-		pause:    deps.Pause,
-		id:       &inject.Identifier{Machines: cfg.Machines},
-		staging:  filepath.Join(cfg.StateDir, "staging"),
-		creates:  make(chan struct{}, cfg.MaxCreates),
-		conns:    make(chan struct{}, cfg.MaxConnections),
-		snaps:    map[string]*entry{},
-		machines: map[machineKey]*machine{},
+		cfg:            cfg,
+		store:          deps.Store,
+		log:            deps.Log,
+		notify:         deps.Notify,
+		now:            deps.Now,
+		pause:          deps.Pause,
+		id:             &inject.Identifier{Machines: cfg.Machines},
+		staging:        filepath.Join(cfg.StateDir, "staging"),
+		creates:        make(chan struct{}, cfg.MaxCreates),
+		snaps:          map[string]*entry{},
+		machines:       map[machineKey]*machine{},
+		peers:          map[string]*load{},
+		quiet:          logLimiter{interval: 10 * time.Second},
+		machineCreates: map[string]chan struct{}{},
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -150,19 +164,16 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// accept hands each connection to its own goroutine, at most
-// MaxConnections at once.
+// accept hands each connection to its own goroutine. It never waits for
+// a slot: a peer that holds connections must not keep the others in the
+// socket's backlog. Past MaxConnections open at once, a connection is
+// answered with an error and closed (see serveConn for the per-peer
+// limits that keep peers apart).
 func (a *Agent) accept(ctx context.Context, ln *net.UnixListener) error {
 	var backoff time.Duration
 	for {
-		select {
-		case a.conns <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
 		conn, err := ln.AcceptUnix()
 		if err != nil {
-			<-a.conns
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -178,10 +189,15 @@ func (a *Agent) accept(ctx context.Context, ln *net.UnixListener) error {
 			continue
 		}
 		backoff = 0
+		if a.open.Add(1) > int64(a.cfg.MaxConnections) {
+			a.open.Add(-1)
+			a.turnAway(conn, protocol.Fail(fmt.Sprintf("the cache agent has %d connections open, its limit; try again in a moment", a.cfg.MaxConnections)))
+			continue
+		}
 		a.bg.Add(1)
 		go func() {
 			defer a.bg.Done()
-			defer func() { <-a.conns }()
+			defer a.open.Add(-1)
 			// A request that has started is finished even when the agent
 			// is told to stop (within RequestTimeout): half-done mounts
 			// would only be undone again.

@@ -469,7 +469,7 @@ func ms3(d time.Duration) string {
 }
 
 // procStatus reads a "kB" field of /proc/PID/status, in bytes.
-func procStatus(b *testing.B, pid int, key string) int64 {
+func procStatus(b testing.TB, pid int, key string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)

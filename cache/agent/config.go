@@ -28,14 +28,19 @@ const (
 	// up inside every machine.
 	DefaultStateRoot = "/run/rigplan/cache"
 
-	DefaultSocketDirMode     fs.FileMode = 0o755
-	DefaultReadTimeout                   = 10 * time.Second
-	DefaultWriteTimeout                  = 10 * time.Second
-	DefaultRequestTimeout                = 2 * time.Minute
-	DefaultMaxCreates                    = 4
-	DefaultMaxConnections                = 64
-	DefaultRetentionInterval             = time.Minute
-	DefaultSealWait                      = 30 * time.Second
+	DefaultSocketDirMode         fs.FileMode = 0o755
+	DefaultReadTimeout                       = 10 * time.Second
+	DefaultWriteTimeout                      = 10 * time.Second
+	DefaultRequestTimeout                    = 2 * time.Minute
+	DefaultFirstByteTimeout                  = 2 * time.Second
+	DefaultMaxCreates                        = 4
+	DefaultMaxConnections                    = 512
+	DefaultMaxConnectionsPerPeer             = 8
+	DefaultMaxInUsePerMachine                = 8
+	DefaultMaxAnnotationBytes                = 2048
+	DefaultMaxListingsPerMachine             = 2
+	DefaultRetentionInterval                 = time.Minute
+	DefaultSealWait                          = 30 * time.Second
 )
 
 // CommitPolicy says when a snapshot mounted in a machine becomes a cache
@@ -85,14 +90,36 @@ type Config struct {
 	// ReadTimeout bounds the time a client may take to send its request;
 	// WriteTimeout the time the answer may take to go out.
 	ReadTimeout, WriteTimeout time.Duration
+	// FirstByteTimeout bounds the time from connecting to the request's
+	// first byte: a client that means to ask has its request ready, and
+	// an idle connection must not hold its peer's slot for a whole
+	// ReadTimeout.
+	FirstByteTimeout time.Duration
 	// RequestTimeout bounds the work the agent does for one request.
 	RequestTimeout time.Duration
 	// MaxCreates bounds the snapshots being created (and saved) at once;
 	// further requests wait for a slot within their RequestTimeout.
 	MaxCreates int
-	// MaxConnections bounds the connections served at once; further
-	// clients wait in the socket's backlog.
+	// MaxConnections bounds the connections open at once, over all
+	// peers; one more is answered with an error at once. It guards the
+	// agent's descriptors; MaxConnectionsPerPeer is what keeps peers from
+	// starving each other.
 	MaxConnections int
+	// MaxConnectionsPerPeer bounds the connections one machine, or one
+	// host user (root: the operator), has served at once; one more is
+	// answered with an error at once, so that a machine holding idle
+	// connections delays only itself.
+	MaxConnectionsPerPeer int
+	// MaxInUsePerMachine bounds the caches one machine has in use (or
+	// being mounted) at once.
+	MaxInUsePerMachine int
+	// MaxAnnotationBytes bounds one snapshot's annotations: the bytes of
+	// its terms, added up.
+	MaxAnnotationBytes int
+	// MaxListingsPerMachine bounds the ls and stats requests one machine
+	// (or the host's operator) has served at once: the commands whose
+	// cost grows with the store.
+	MaxListingsPerMachine int
 	// RunnersRoot is the root the runner policies are read under
 	// (runnerconf.Dir, written by the runner resource); "" is "/".
 	RunnersRoot string
@@ -133,11 +160,18 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.RequestTimeout, DefaultRequestTimeout)
 	def(&c.SealWait, DefaultSealWait)
-	if c.MaxCreates <= 0 {
-		c.MaxCreates = DefaultMaxCreates
-	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = DefaultMaxConnections
+	def(&c.FirstByteTimeout, DefaultFirstByteTimeout)
+	for _, n := range []struct {
+		v *int
+		d int
+	}{
+		{&c.MaxCreates, DefaultMaxCreates}, {&c.MaxConnections, DefaultMaxConnections},
+		{&c.MaxConnectionsPerPeer, DefaultMaxConnectionsPerPeer}, {&c.MaxInUsePerMachine, DefaultMaxInUsePerMachine},
+		{&c.MaxAnnotationBytes, DefaultMaxAnnotationBytes}, {&c.MaxListingsPerMachine, DefaultMaxListingsPerMachine},
+	} {
+		if *n.v <= 0 {
+			*n.v = n.d
+		}
 	}
 	c.Limits = withLimitDefaults(c.Limits)
 	return c, c.check()

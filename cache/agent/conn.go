@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -20,6 +21,12 @@ type call struct {
 	log *slog.Logger
 	who peer
 	req *protocol.Request
+	// after, if set, runs once the answer has gone out.
+	after func()
+	// unread is set when the answer goes out before the request was
+	// read (a refused peer, a connection over its peer's limit): what
+	// the client sent is drained first, so that it sees the answer.
+	unread bool
 }
 
 // serveConn serves one connection: identify the peer, read one request
@@ -40,6 +47,12 @@ func (a *Agent) serveConn(ctx context.Context, conn *net.UnixConn) {
 			resp = c.internal("the request", fmt.Errorf("panic: %v", r))
 		}
 		a.answer(conn, c, resp)
+		if c.after != nil {
+			c.after()
+		}
+		if c.unread {
+			drain(conn)
+		}
 		a.count(resp)
 		attrs := []any{"peer", c.who.String(), "ok", resp.OK, "took", time.Since(start).Round(time.Microsecond)}
 		if c.req != nil {
@@ -48,29 +61,54 @@ func (a *Agent) serveConn(ctx context.Context, conn *net.UnixConn) {
 		if !resp.OK {
 			attrs = append(attrs, "reason", resp.Reason)
 		}
+		if c.unread {
+			// A flood of refused connections must not flood the
+			// journal: one line per peer every few seconds.
+			log, held := a.quiet.allow(c.peerKey(), time.Now())
+			if !log {
+				return
+			}
+			if held > 0 {
+				attrs = append(attrs, "refusals_not_logged", held)
+			}
+		}
 		c.log.Info("request", attrs...)
 	}()
 	resp = a.serve(ctx, conn, c)
 }
 
-// serve does serveConn's work and returns the answer.
+// serve does serveConn's work and returns the answer. The peer is
+// identified before anything is read, and a peer the agent does not
+// serve, or one over its connection limit, is answered at once: it
+// costs no slot and no wait.
 func (a *Agent) serve(ctx context.Context, conn *net.UnixConn, c *call) *protocol.Response {
+	start := time.Now()
 	who, idErr := a.identify(ctx, conn)
 	c.who = who
-	if err := conn.SetReadDeadline(time.Now().Add(a.cfg.ReadTimeout)); err != nil {
-		return c.internal("setting a read deadline", err)
-	}
-	// The request is read even from a peer about to be refused: closing
-	// a connection with unread data resets it, and the client might then
-	// never see why it was refused.
-	req, readErr := protocol.ReadRequest(conn, a.cfg.Limits)
 	switch {
 	case idErr != nil && errors.Is(idErr, inject.ErrRefused):
+		c.unread = true
 		return protocol.Fail(idErr.Error() + "; only declared machines may use the cache")
 	case idErr != nil:
+		c.unread = true
 		return c.internal("identifying the peer", idErr)
-	case readErr != nil:
-		return protocol.Fail(readErr.Error())
+	}
+	release, fail := a.admit(c)
+	if fail != nil {
+		c.unread = true
+		return fail
+	}
+	defer release()
+	if err := conn.SetReadDeadline(start.Add(a.cfg.FirstByteTimeout)); err != nil {
+		return c.internal("setting a read deadline", err)
+	}
+	r := &firstByte{conn: conn, full: start.Add(a.cfg.ReadTimeout)}
+	req, err := protocol.ReadRequest(r, a.cfg.Limits)
+	if err != nil {
+		if !r.started && errors.Is(err, os.ErrDeadlineExceeded) {
+			return protocol.Fail(fmt.Sprintf("no request arrived within %v of connecting: send the request as soon as the connection is open", a.cfg.FirstByteTimeout))
+		}
+		return protocol.Fail(err.Error())
 	}
 	c.req = req
 	return a.dispatch(ctx, c)
@@ -99,10 +137,19 @@ func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
 			return a.mount(ctx, c, *c.who.machine)
 		}
 		return a.save(ctx, c, *c.who.machine)
-	case protocol.CommandList:
+	case protocol.CommandList, protocol.CommandStats:
+		release, fail := a.listingSlot(c)
+		if fail != nil {
+			return fail
+		}
+		if req.Command == protocol.CommandStats {
+			defer release()
+			return a.statsResponse(ctx, c)
+		}
+		// The listing is streamed after this returns; the slot is held
+		// until the answer has gone out.
+		c.after = release
 		return a.list(c)
-	case protocol.CommandStats:
-		return a.statsResponse(ctx, c)
 	case protocol.CommandEcho:
 		return protocol.OK(req.Text)
 	case protocol.CommandGC, protocol.CommandRemove:

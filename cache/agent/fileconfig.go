@@ -79,13 +79,18 @@ type RetentionFile struct {
 
 // LimitsFile bounds what the agent accepts and does at once.
 type LimitsFile struct {
-	MaxRequestBytes      int      `json:"max_request_bytes,omitempty"`
-	ReadTimeout          Duration `json:"read_timeout,omitempty"`
-	WriteTimeout         Duration `json:"write_timeout,omitempty"`
-	RequestTimeout       Duration `json:"request_timeout,omitempty"`
-	MaxConcurrentCreates int      `json:"max_concurrent_creates,omitempty"`
-	MaxConnections       int      `json:"max_connections,omitempty"`
-	SealWait             Duration `json:"seal_wait,omitempty"`
+	MaxRequestBytes       int      `json:"max_request_bytes,omitempty"`
+	ReadTimeout           Duration `json:"read_timeout,omitempty"`
+	WriteTimeout          Duration `json:"write_timeout,omitempty"`
+	RequestTimeout        Duration `json:"request_timeout,omitempty"`
+	FirstByteTimeout      Duration `json:"first_byte_timeout,omitempty"`
+	MaxConcurrentCreates  int      `json:"max_concurrent_creates,omitempty"`
+	MaxConnections        int      `json:"max_connections,omitempty"`
+	MaxConnectionsPerPeer int      `json:"max_connections_per_peer,omitempty"`
+	MaxInUsePerMachine    int      `json:"max_in_use_per_machine,omitempty"`
+	MaxAnnotationBytes    int      `json:"max_annotation_bytes,omitempty"`
+	MaxListingsPerMachine int      `json:"max_listings_per_machine,omitempty"`
+	SealWait              Duration `json:"seal_wait,omitempty"`
 }
 
 // Duration is a time.Duration written as a string ("90s") in JSON.
@@ -142,14 +147,19 @@ func (f FileConfig) Config() (Config, error) {
 			MetadataHigh: f.Retention.MetadataHighPercent,
 			MetadataLow:  f.Retention.MetadataLowPercent,
 		},
-		RetentionInterval: time.Duration(f.Retention.Interval),
-		Limits:            protocol.Limits{MaxBytes: f.Limits.MaxRequestBytes},
-		ReadTimeout:       time.Duration(f.Limits.ReadTimeout),
-		WriteTimeout:      time.Duration(f.Limits.WriteTimeout),
-		RequestTimeout:    time.Duration(f.Limits.RequestTimeout),
-		MaxCreates:        f.Limits.MaxConcurrentCreates,
-		MaxConnections:    f.Limits.MaxConnections,
-		SealWait:          time.Duration(f.Limits.SealWait),
+		RetentionInterval:     time.Duration(f.Retention.Interval),
+		Limits:                protocol.Limits{MaxBytes: f.Limits.MaxRequestBytes},
+		ReadTimeout:           time.Duration(f.Limits.ReadTimeout),
+		WriteTimeout:          time.Duration(f.Limits.WriteTimeout),
+		RequestTimeout:        time.Duration(f.Limits.RequestTimeout),
+		FirstByteTimeout:      time.Duration(f.Limits.FirstByteTimeout),
+		MaxCreates:            f.Limits.MaxConcurrentCreates,
+		MaxConnections:        f.Limits.MaxConnections,
+		MaxConnectionsPerPeer: f.Limits.MaxConnectionsPerPeer,
+		MaxInUsePerMachine:    f.Limits.MaxInUsePerMachine,
+		MaxAnnotationBytes:    f.Limits.MaxAnnotationBytes,
+		MaxListingsPerMachine: f.Limits.MaxListingsPerMachine,
+		SealWait:              time.Duration(f.Limits.SealWait),
 	}
 	if f.SocketDirMode != "" {
 		m, err := strconv.ParseUint(f.SocketDirMode, 8, 32)

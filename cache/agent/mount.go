@@ -19,6 +19,9 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	if err := inject.CheckPath(req.Path, m.Allowed); err != nil {
 		return protocol.Fail(err.Error())
 	}
+	if fail := a.checkAnnotations(req.Annotations); fail != nil {
+		return fail
+	}
 	rec, err := a.attach(m)
 	if err != nil {
 		return c.refusal("watching the machine", err)
@@ -34,7 +37,7 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	if err := inject.CheckTarget(ctx, m, req.Path); err != nil {
 		return c.refusal("checking the mount path", err)
 	}
-	release, fail := a.createSlot(ctx, c)
+	release, fail := a.createSlot(ctx, c, m.Name)
 	if fail != nil {
 		return fail
 	}
@@ -159,6 +162,10 @@ func (a *Agent) reserve(c *call, rec *machine) (reservation, *protocol.Response)
 	if taken := a.mountedAt(rec, req.Path); taken != "" {
 		return reservation{}, alreadyMounted(req.Path, taken)
 	}
+	if n := a.inUseBy(rec); n >= a.cfg.MaxInUsePerMachine {
+		a.stats.refusedBusy++
+		return reservation{}, protocol.Fail(fmt.Sprintf("machine %q already has %d caches in use, its limit; a job mounts one cache per path it needs, not more", rec.m.Name, n))
+	}
 	if a.def == "" {
 		return reservation{}, c.internal("choosing an origin", fmt.Errorf("the store has no default volume"))
 	}
@@ -196,12 +203,20 @@ func alreadyMounted(path, snapshot string) *protocol.Response {
 	return protocol.Fail(fmt.Sprintf("a cache is already mounted at %s in this machine (snapshot %s); mount the next one at another path", path, snapshot))
 }
 
-// createSlot waits for one of the MaxCreates slots for making snapshots.
-func (a *Agent) createSlot(ctx context.Context, c *call) (func(), *protocol.Response) {
+// createSlot waits for machine's own slot for making snapshots, then
+// for one of the MaxCreates slots all machines share: a machine asking
+// for many at once queues behind itself, and takes at most one of the
+// shared slots.
+func (a *Agent) createSlot(ctx context.Context, c *call, machine string) (func(), *protocol.Response) {
+	mine, fail := a.machineSlot(ctx, c, machine)
+	if fail != nil {
+		return nil, fail
+	}
 	select {
 	case a.creates <- struct{}{}:
-		return func() { <-a.creates }, nil
+		return func() { <-a.creates; mine() }, nil
 	case <-ctx.Done():
+		mine()
 		return nil, protocol.Fail(fmt.Sprintf("the agent is too busy: no snapshot could be started within %v (request %d); try again", a.cfg.RequestTimeout, c.id))
 	}
 }

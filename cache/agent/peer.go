@@ -22,6 +22,8 @@ type peer struct {
 	// admin is set for root on the host, outside every machine: the only
 	// peer allowed gc and rm.
 	admin bool
+	// uid is the peer's host uid (SO_PEERCRED).
+	uid uint32
 }
 
 func (p peer) String() string {
@@ -43,15 +45,30 @@ func (a *Agent) identify(ctx context.Context, conn *net.UnixConn) (peer, error) 
 	if err == nil {
 		return peer{machine: &m}, nil
 	}
+	uid := peerUID(conn)
 	if !errors.Is(err, inject.ErrRefused) {
-		return peer{}, err
+		return peer{uid: uid}, err
 	}
 	if admin, aerr := hostRoot(conn); aerr != nil {
 		a.log.Warn("checking whether a peer is the host's root failed", "err", aerr)
 	} else if admin {
 		return peer{admin: true}, nil
 	}
-	return peer{}, err
+	return peer{uid: uid}, err
+}
+
+// peerUID is the peer's host uid, or an id no user has when it cannot be
+// read.
+func peerUID(conn *net.UnixConn) uint32 {
+	uid := uint32(1<<32 - 1)
+	if raw, err := conn.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) {
+			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				uid = cred.Uid
+			}
+		})
+	}
+	return uid
 }
 
 // hostRoot reports whether the peer is root in the agent's own user and

@@ -23,8 +23,9 @@ type agentProc struct {
 	err    error         // how it exited
 }
 
-// writeConfig writes the agent's configuration file for e.
-func (e *env) writeConfig(commit agent.CommitPolicy) string {
+// writeConfig writes the agent's configuration file for e, changed by
+// mods.
+func (e *env) writeConfig(commit agent.CommitPolicy, mods ...func(*agent.FileConfig)) string {
 	e.t.Helper()
 	fc := agent.FileConfig{
 		Socket:   e.socket,
@@ -39,6 +40,9 @@ func (e *env) writeConfig(commit agent.CommitPolicy) string {
 	}
 	for _, n := range e.declared {
 		fc.Machines[n] = []string{home}
+	}
+	for _, mod := range mods {
+		mod(&fc)
 	}
 	b, err := json.MarshalIndent(fc, "", "  ")
 	if err != nil {

@@ -18,12 +18,15 @@ func (a *Agent) save(ctx context.Context, c *call, m inject.Machine) *protocol.R
 	if err := inject.CheckPath(req.Path, m.Allowed); err != nil {
 		return protocol.Fail(err.Error())
 	}
+	if fail := a.checkAnnotations(req.Annotations); fail != nil {
+		return fail
+	}
 	src, raw, fail := a.holdForSave(m, req.Path)
 	if fail != nil {
 		return fail
 	}
 	defer a.release(src)
-	release, fail := a.createSlot(ctx, c)
+	release, fail := a.createSlot(ctx, c, m.Name)
 	if fail != nil {
 		return fail
 	}

@@ -19,6 +19,7 @@ type counters struct {
 	finished       uint64 // snapshots sealed or discarded after their machine exited
 	gcDeleted      uint64 // snapshots retention deleted
 	refusedFull    uint64 // creates refused because the store was full
+	refusedBusy    uint64 // requests refused by a per-peer limit
 }
 
 // count records the outcome of a request.
@@ -32,26 +33,31 @@ func (a *Agent) count(resp *protocol.Response) {
 	}
 }
 
-// statsResponse serves `stats`.
+// statsResponse serves `stats`: the agent's figures for the host's
+// operator; for a machine, its own and the store's use (which decides
+// whether it gets a cache), nothing of other machines.
 func (a *Agent) statsResponse(ctx context.Context, c *call) *protocol.Response {
 	usage, uerr := a.store.Usage(ctx)
-	a.mu.Lock()
-	st := a.stats
-	states := a.countStates()
-	machines := len(a.machines)
-	def := a.def
-	a.mu.Unlock()
 	if uerr != nil {
 		c.log.Warn("stats: reading the store's usage failed", "err", uerr)
 	}
-	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	i := func(v int) string { return strconv.Itoa(v) }
 	pct := func(v float64) string {
 		if uerr != nil {
 			return "unknown"
 		}
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
+	if m := c.who.machine; m != nil {
+		return a.machineStats(m.Name, pct(usage.DataPercent), pct(usage.MetadataPercent))
+	}
+	a.mu.Lock()
+	st := a.stats
+	states := a.countStates()
+	machines := len(a.machines)
+	def := a.def
+	a.mu.Unlock()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	i := func(v int) string { return strconv.Itoa(v) }
 	rss := "unknown"
 	if n, err := residentBytes(); err == nil {
 		rss = strconv.FormatInt(n, 10)
@@ -70,9 +76,43 @@ func (a *Agent) statsResponse(ctx context.Context, c *call) *protocol.Response {
 		{Key: "store.metadata_percent", Value: pct(usage.MetadataPercent)},
 		{Key: "retention.deleted", Value: u(st.gcDeleted)},
 		{Key: "retention.refused_full", Value: u(st.refusedFull)},
+		{Key: "requests.refused_limit", Value: u(st.refusedBusy)},
 		{Key: "agent.rss_bytes", Value: rss},
 		{Key: "agent.goroutines", Value: i(runtime.NumGoroutine())},
 		{Key: "agent.uptime_seconds", Value: strconv.FormatInt(int64(a.now().Sub(a.started)/time.Second), 10)},
+		{Key: "agent.commit", Value: string(a.cfg.Commit)},
+	} {
+		resp.Records = append(resp.Records, s.Record())
+	}
+	return resp
+}
+
+// machineStats are the figures a machine may see: its own snapshots,
+// its limits, and how full the store is.
+func (a *Agent) machineStats(name, dataPct, metaPct string) *protocol.Response {
+	var inUse, sealed int
+	a.mu.Lock()
+	for _, e := range a.snaps {
+		if e.snap.Machine != name {
+			continue
+		}
+		switch {
+		case e.inUse():
+			inUse++
+		case e.snap.State == store.Sealed:
+			sealed++
+		}
+	}
+	a.mu.Unlock()
+	resp := protocol.OK()
+	for _, s := range []protocol.Stat{
+		{Key: "machine.name", Value: name},
+		{Key: "snapshots.in_use", Value: strconv.Itoa(inUse)},
+		{Key: "snapshots.sealed", Value: strconv.Itoa(sealed)},
+		{Key: "limits.in_use_per_machine", Value: strconv.Itoa(a.cfg.MaxInUsePerMachine)},
+		{Key: "limits.annotation_bytes", Value: strconv.Itoa(a.cfg.MaxAnnotationBytes)},
+		{Key: "store.data_percent", Value: dataPct},
+		{Key: "store.metadata_percent", Value: metaPct},
 		{Key: "agent.commit", Value: string(a.cfg.Commit)},
 	} {
 		resp.Records = append(resp.Records, s.Record())
@@ -98,27 +138,38 @@ func residentBytes() (int64, error) {
 	return pages * int64(os.Getpagesize()), nil
 }
 
-// list serves `ls`: every snapshot, oldest first.
+// list serves `ls`, oldest first: every snapshot for the host's
+// operator; for a machine, the snapshots it made or has in use, and no
+// other machine's. The answer is streamed: what is copied under the
+// lock is each snapshot's fields (its annotations shared, not copied),
+// never the encoded answer.
 func (a *Agent) list(c *call) *protocol.Response {
 	a.mu.Lock()
 	entries := a.sorted()
-	snaps := make([]protocol.Snapshot, len(entries))
-	for i, e := range entries {
-		snaps[i] = protocol.Snapshot{
+	snaps := make([]protocol.Snapshot, 0, len(entries))
+	for _, e := range entries {
+		if c.who.machine != nil && e.snap.Machine != c.who.machine.Name {
+			continue
+		}
+		snaps = append(snaps, protocol.Snapshot{
 			Name: e.snap.Name, Created: e.snap.Created, Origin: e.snap.Origin,
 			Sealed: e.snap.State == store.Sealed, InUse: e.snap.State == store.InUse,
 			Annotations: e.snap.Annotations, Machine: e.snap.Machine,
-		}
+		})
 	}
 	a.mu.Unlock()
 	resp := protocol.OK()
-	for _, s := range snaps {
-		rec, err := s.Record()
-		if err != nil {
-			c.log.Error("ls: a snapshot cannot be listed", "snapshot", s.Name, "err", err)
-			continue
+	resp.Stream = func(yield func(protocol.Record) bool) {
+		for _, s := range snaps {
+			rec, err := s.Record()
+			if err != nil {
+				c.log.Error("ls: a snapshot cannot be listed", "snapshot", s.Name, "err", err)
+				continue
+			}
+			if !yield(rec) {
+				return
+			}
 		}
-		resp.Records = append(resp.Records, rec)
 	}
 	return resp
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strings"
 )
 
@@ -36,6 +38,11 @@ type Record struct {
 // writing some data.
 type Response struct {
 	Records []Record
+	// Stream, when set, yields further data lines after Records.
+	// WriteResponse writes them as they come, through a small buffer, so
+	// that an answer as large as the store (ls) costs the agent that
+	// buffer, not the whole answer built in memory.
+	Stream iter.Seq[Record]
 	// OK tells the status line: "ok" with Fields, or "error" with Reason.
 	OK     bool
 	Fields []string
@@ -68,41 +75,98 @@ func (r *Response) Err() error {
 // or an error with status fields.
 func (r *Response) MarshalText() ([]byte, error) {
 	var b strings.Builder
-	for _, rec := range r.Records {
-		if err := checkTag(rec.Tag); err != nil {
-			return nil, fmt.Errorf("marshal response: %w", err)
-		}
-		writeLine(&b, rec.Tag, rec.Fields)
-	}
-	switch {
-	case r.OK && r.Reason != "":
-		return nil, fmt.Errorf("marshal response: an ok response carries a reason %q; ok has fields, error has a reason", r.Reason)
-	case r.OK:
-		writeLine(&b, "ok", r.Fields)
-	case r.Reason == "":
-		return nil, errors.New("marshal response: an error response needs a reason")
-	case len(r.Fields) > 0:
-		return nil, fmt.Errorf("marshal response: an error response carries fields %q; put what the user needs into the reason", r.Fields)
-	default:
-		writeLine(&b, "error", []string{r.Reason})
+	if err := r.write(&b); err != nil {
+		return nil, err
 	}
 	return []byte(b.String()), nil
 }
 
-// WriteResponse writes resp to w in a single Write, so that a response is
-// never interleaved with other output on the same writer.
-func WriteResponse(w io.Writer, resp *Response) error {
-	text, err := resp.MarshalText()
-	if err != nil {
+// write writes the response's lines to w, the status line last.
+func (r *Response) write(w lineWriter) error {
+	if err := r.checkStatus(); err != nil {
 		return err
 	}
-	if _, err := w.Write(text); err != nil {
+	records := slices.Values(r.Records)
+	if r.Stream != nil {
+		records = concat(records, r.Stream)
+	}
+	for rec := range records {
+		if err := checkTag(rec.Tag); err != nil {
+			return fmt.Errorf("marshal response: %w", err)
+		}
+		writeLine(w, rec.Tag, rec.Fields)
+	}
+	if r.OK {
+		writeLine(w, "ok", r.Fields)
+	} else {
+		writeLine(w, "error", []string{r.Reason})
+	}
+	return nil
+}
+
+func concat(a, b iter.Seq[Record]) iter.Seq[Record] {
+	return func(yield func(Record) bool) {
+		for rec := range a {
+			if !yield(rec) {
+				return
+			}
+		}
+		for rec := range b {
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}
+
+// checkStatus refuses a status that would not read back the same.
+func (r *Response) checkStatus() error {
+	switch {
+	case r.OK && r.Reason != "":
+		return fmt.Errorf("marshal response: an ok response carries a reason %q; ok has fields, error has a reason", r.Reason)
+	case !r.OK && r.Reason == "":
+		return errors.New("marshal response: an error response needs a reason")
+	case !r.OK && len(r.Fields) > 0:
+		return fmt.Errorf("marshal response: an error response carries fields %q; put what the user needs into the reason", r.Fields)
+	}
+	return nil
+}
+
+// streamBuffer is the buffer a streamed response goes out through.
+const streamBuffer = 32 << 10
+
+// WriteResponse writes resp to w. A response without a Stream goes out
+// in a single Write, so that it is never interleaved with other output
+// on the same writer; a streamed one in writes of streamBuffer bytes.
+func WriteResponse(w io.Writer, resp *Response) error {
+	if resp.Stream == nil {
+		text, err := resp.MarshalText()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(text); err != nil {
+			return fmt.Errorf("write response: %w", err)
+		}
+		return nil
+	}
+	bw := bufio.NewWriterSize(w, streamBuffer)
+	if err := resp.write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write response: %w", err)
 	}
 	return nil
 }
 
-func writeLine(b *strings.Builder, word string, fields []string) {
+// lineWriter is what responses are written to: a strings.Builder or a
+// bufio.Writer (whose write errors stick until Flush reports them).
+type lineWriter interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}
+
+func writeLine(b lineWriter, word string, fields []string) {
 	b.WriteString(word)
 	for _, f := range fields {
 		b.WriteByte('\t')

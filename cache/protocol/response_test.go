@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +177,45 @@ func TestRequestErrorsTravel(t *testing.T) {
 			t.Errorf("reason %q arrived as %+v, %v", err.Error(), got, rerr)
 		}
 	}
+}
+
+// A streamed response reads back as the same response built whole, and
+// goes out in bounded writes however large it is.
+func TestStreamedResponse(t *testing.T) {
+	var recs []Record
+	for i := range 5000 {
+		recs = append(recs, Record{Tag: "snapshot", Fields: []string{fmt.Sprint("snap-", i), strings.Repeat("x", 100), "tab\there"}})
+	}
+	whole, err := (&Response{Records: recs[:1], OK: true, Fields: []string{"done"}, Stream: slices.Values(recs[1:])}).MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w countingWriter
+	if err := WriteResponse(&w, &Response{Records: recs[:1], OK: true, Fields: []string{"done"}, Stream: slices.Values(recs[1:])}); err != nil {
+		t.Fatal(err)
+	}
+	if w.String() != string(whole) {
+		t.Error("the streamed response differs from the whole one")
+	}
+	if w.largest > streamBuffer || w.writes < 10 {
+		t.Errorf("%d writes, the largest %d bytes; want writes of at most %d", w.writes, w.largest, streamBuffer)
+	}
+	back, err := ReadResponse(strings.NewReader(w.String()), 0)
+	if err != nil || len(back.Records) != len(recs) || back.Records[4999].Fields[2] != "tab\there" || !back.OK {
+		t.Errorf("read back: %d records, %v", len(back.Records), err)
+	}
+	if err := WriteResponse(io.Discard, &Response{Stream: slices.Values(recs)}); err == nil {
+		t.Error("an error response without a reason was written")
+	}
+}
+
+type countingWriter struct {
+	strings.Builder
+	writes, largest int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	w.largest = max(w.largest, len(p))
+	return w.Builder.Write(p)
 }
