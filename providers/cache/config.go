@@ -110,11 +110,15 @@ func fileConfig(name string, v cty.Value) (agent.FileConfig, error) {
 	fc.Limits.MaxRequestBytes = intAttr(l, "max_request_bytes")
 	fc.Limits.MaxConcurrentCreates = intAttr(l, "max_concurrent_creates")
 	fc.Limits.MaxConnections = intAttr(l, "max_connections")
+	fc.Limits.MaxConnectionsPerPeer = intAttr(l, "max_connections_per_peer")
+	fc.Limits.MaxInUsePerMachine = intAttr(l, "max_in_use_per_machine")
+	fc.Limits.MaxAnnotationBytes = intAttr(l, "max_annotation_bytes")
+	fc.Limits.MaxListingsPerMachine = intAttr(l, "max_listings_per_machine")
 	for _, d := range []struct {
 		name string
 		into *agent.Duration
 	}{
-		{"read_timeout", &fc.Limits.ReadTimeout}, {"write_timeout", &fc.Limits.WriteTimeout},
+		{"read_timeout", &fc.Limits.ReadTimeout}, {"first_byte_timeout", &fc.Limits.FirstByteTimeout}, {"write_timeout", &fc.Limits.WriteTimeout},
 		{"request_timeout", &fc.Limits.RequestTimeout}, {"seal_wait", &fc.Limits.SealWait},
 	} {
 		if *d.into, err = durationAttr(l, d.name, false); err != nil {
@@ -246,13 +250,18 @@ func configAttrs(res *schema.Resource, fc agent.FileConfig) (map[string]cty.Valu
 
 	l := fc.Limits
 	m["limits"] = cty.ObjectVal(map[string]cty.Value{
-		"max_request_bytes":      cty.NumberIntVal(int64(orDefaultInt(l.MaxRequestBytes, protocol.DefaultMaxBytes))),
-		"read_timeout":           cty.StringVal(formatDuration(orDefaultDuration(l.ReadTimeout, agent.DefaultReadTimeout))),
-		"write_timeout":          cty.StringVal(formatDuration(orDefaultDuration(l.WriteTimeout, agent.DefaultWriteTimeout))),
-		"request_timeout":        cty.StringVal(formatDuration(orDefaultDuration(l.RequestTimeout, agent.DefaultRequestTimeout))),
-		"max_concurrent_creates": cty.NumberIntVal(int64(orDefaultInt(l.MaxConcurrentCreates, agent.DefaultMaxCreates))),
-		"max_connections":        cty.NumberIntVal(int64(orDefaultInt(l.MaxConnections, agent.DefaultMaxConnections))),
-		"seal_wait":              cty.StringVal(formatDuration(orDefaultDuration(l.SealWait, agent.DefaultSealWait))),
+		"max_request_bytes":        cty.NumberIntVal(int64(orDefaultInt(l.MaxRequestBytes, protocol.DefaultMaxBytes))),
+		"read_timeout":             cty.StringVal(formatDuration(orDefaultDuration(l.ReadTimeout, agent.DefaultReadTimeout))),
+		"write_timeout":            cty.StringVal(formatDuration(orDefaultDuration(l.WriteTimeout, agent.DefaultWriteTimeout))),
+		"request_timeout":          cty.StringVal(formatDuration(orDefaultDuration(l.RequestTimeout, agent.DefaultRequestTimeout))),
+		"max_concurrent_creates":   cty.NumberIntVal(int64(orDefaultInt(l.MaxConcurrentCreates, agent.DefaultMaxCreates))),
+		"max_connections":          cty.NumberIntVal(int64(orDefaultInt(l.MaxConnections, agent.DefaultMaxConnections))),
+		"max_connections_per_peer": cty.NumberIntVal(int64(orDefaultInt(l.MaxConnectionsPerPeer, agent.DefaultMaxConnectionsPerPeer))),
+		"max_in_use_per_machine":   cty.NumberIntVal(int64(orDefaultInt(l.MaxInUsePerMachine, agent.DefaultMaxInUsePerMachine))),
+		"max_annotation_bytes":     cty.NumberIntVal(int64(orDefaultInt(l.MaxAnnotationBytes, agent.DefaultMaxAnnotationBytes))),
+		"max_listings_per_machine": cty.NumberIntVal(int64(orDefaultInt(l.MaxListingsPerMachine, agent.DefaultMaxListingsPerMachine))),
+		"first_byte_timeout":       cty.StringVal(formatDuration(orDefaultDuration(l.FirstByteTimeout, agent.DefaultFirstByteTimeout))),
+		"seal_wait":                cty.StringVal(formatDuration(orDefaultDuration(l.SealWait, agent.DefaultSealWait))),
 	})
 	return m, nil
 }
