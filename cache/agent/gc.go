@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rigplan/rigplan/cache/protocol"
+	"github.com/rigplan/rigplan/cache/retention"
 	"github.com/rigplan/rigplan/cache/store"
 )
 
@@ -15,7 +16,7 @@ func (a *Agent) holdForDelete(name string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.snaps[name]
-	if !ok || e.snap.Default || e.pins > 0 || e.inUse() || e.finish {
+	if !ok || e.snap.Default || e.pins > 0 || e.inUse() && !e.finish {
 		return false
 	}
 	return e.hold("delete")
@@ -90,10 +91,15 @@ func (a *Agent) ensureSpace(ctx context.Context, c *call) *protocol.Response {
 		return c.internal("reading the store's usage", err)
 	}
 	if a.cfg.Retention.OverHigh(u) {
+		snaps, _, _ := a.retentionView()
+		held := ""
+		if pct := retention.HeldByInUse(snaps, u); pct >= 0.1 {
+			held = fmt.Sprintf("; %.1f%% of the store is held by caches in use, which their jobs give back when they end", pct)
+		}
 		a.mu.Lock()
 		a.stats.refusedFull++
 		a.mu.Unlock()
-		return protocol.Fail(fmt.Sprintf("the cache store is too full for a new snapshot (%s) and retention could not free enough; no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", overHigh(a.cfg.Retention, u)))
+		return protocol.Fail(fmt.Sprintf("the cache store (%s) is too full for a new snapshot (%s%s) and retention could not free enough; no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", a.storeName(), overHigh(a.cfg.Retention, u), held))
 	}
 	return nil
 }

@@ -15,21 +15,29 @@ import (
 // but what it holds), in which order, and when the store is too full for
 // a new snapshot.
 
-// retentionView returns the store's snapshots as the agent knows them,
-// and the ones retention must leave alone: those being made, copied,
-// saved, deleted or finished, pinned as origins, or mounted in a machine.
-func (a *Agent) retentionView() ([]store.Snapshot, retention.Held) {
+// retentionView returns the store's snapshots as the agent knows them;
+// the ones retention must leave alone: those being made, copied, saved,
+// deleted or finished, pinned as origins, or mounted in a live machine;
+// and the unfinished ones: in use in the store, their machine gone, not
+// sealed or discarded yet, which space retention may delete.
+func (a *Agent) retentionView() ([]store.Snapshot, retention.Held, map[string]bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	snaps := make([]store.Snapshot, 0, len(a.snaps))
 	held := retention.Held{}
+	unfinished := map[string]bool{}
 	for name, e := range a.snaps {
 		snaps = append(snaps, e.snap)
-		if e.op != "" || e.pins > 0 || e.inUse() || e.finish {
+		switch {
+		case e.op != "" || e.pins > 0:
+			held[name] = true
+		case e.finish:
+			unfinished[name] = true
+		case e.inUse():
 			held[name] = true
 		}
 	}
-	return snaps, held
+	return snaps, held, unfinished
 }
 
 // collect runs retention once: it brings the view in line with the store,
@@ -46,7 +54,7 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 		return res, err
 	}
 	p := a.cfg.Retention
-	snaps, held := a.retentionView()
+	snaps, held, _ := a.retentionView()
 	for _, d := range retention.Plan(p, snaps, held, a.now()) {
 		a.delete(ctx, d, dryRun, &res)
 	}
@@ -59,11 +67,11 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 	}
 	failed := map[string]bool{}
 	for {
-		snaps, held := a.retentionView()
+		snaps, held, unfinished := a.retentionView()
 		for n := range failed {
 			held[n] = true // never offered again in this run
 		}
-		batch := retention.NextForSpace(p, snaps, held, u)
+		batch := retention.NextForSpace(p, snaps, held, retention.Space{Usage: u, Unfinished: unfinished})
 		if len(batch) == 0 {
 			return res, nil
 		}

@@ -19,7 +19,7 @@
 //
 //	if p.OverHigh(u) {
 //		for {
-//			batch := retention.NextForSpace(p, snaps, held, u)
+//			batch := retention.NextForSpace(p, snaps, held, retention.Space{Usage: u, Unfinished: unfinished})
 //			if len(batch) == 0 {
 //				break // under the low watermarks, or nothing left to delete
 //			}
@@ -35,8 +35,17 @@
 // projection says how many must go. Otherwise it holds one. A dry run
 // shows Plan's deletions and, when over a high watermark, the first batch.
 //
+// A full store is often not the sealed caches' doing: a job writing into
+// its cache holds space that deleting every sealed cache would not give
+// back. NextForSpace therefore deletes sealed snapshots only for the part
+// of the data excess they hold: the use less the sizes of the snapshots
+// in use (store.Snapshot.Size, where the store knows it: btrfs with
+// quotas). Snapshots whose machine is gone but that could not be sealed
+// or discarded (Space.Unfinished) go first.
+//
 // Never deleted, by any rule: the default volume; a snapshot in state
-// in-use (the agent seals or discards it by its commit policy when its
-// machine is gone, which is not retention's call); and any snapshot the
+// in-use while its machine runs (the agent seals or discards it by its
+// commit policy when its machine is gone, which is not retention's call;
+// only the unfinished ones are space retention's); and any snapshot the
 // agent holds (Held). A pending snapshot not held is garbage.
 package retention

@@ -84,11 +84,6 @@ type Deletion struct {
 // origin. Retention never deletes them.
 type Held map[string]bool
 
-// deletable reports whether any rule may delete sn.
-func deletable(sn *store.Snapshot, held Held) bool {
-	return !sn.Default && !held[sn.Name] && sn.State != store.InUse
-}
-
 // older orders snapshots oldest first; ties on time go to the name that
 // sorts first (the matcher prefers the name that sorts last).
 func older(a, b store.Snapshot) int {

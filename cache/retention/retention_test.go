@@ -171,6 +171,7 @@ func TestNextForSpace(t *testing.T) {
 	snaps := []store.Snapshot{def, sealed("s-old", 50), sealed("s-mid", 40), sealed("s-new", 1),
 		snap("u", store.InUse, 100), snap("dead", store.Pending, 2), snap("making", store.Pending, 0)}
 	held := Held{"making": true}
+	unfinished := map[string]bool{"gone": true}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -179,6 +180,18 @@ func TestNextForSpace(t *testing.T) {
 		want   []string
 	}{
 		{"under the low watermark: nothing", p, snaps, store.Usage{DataPercent: 79}, nil},
+		{"caches in use hold the excess: the sealed ones stay", p,
+			[]store.Snapshot{def, sized(sealed("a", 30), 5*gib), sized(sealed("b", 20), 5*gib), sized(snap("u", store.InUse, 1), 20*gib)},
+			over, nil},
+		{"caches in use hold part of it: the sealed ones go for the rest", p,
+			[]store.Snapshot{def, sized(sealed("a", 30), 5*gib), sized(sealed("b", 20), 5*gib), sized(snap("u", store.InUse, 1), 10*gib)},
+			over, []string{"a:space"}},
+		{"unfinished ones go first, before any sealed one", p,
+			[]store.Snapshot{def, sized(sealed("old", 300), 5*gib), sized(snap("gone", store.InUse, 1), 10*gib), sealed("later", 200)},
+			over, []string{"gone:space", "old:space"}},
+		{"in use and not unfinished: never", p,
+			[]store.Snapshot{def, sized(snap("u", store.InUse, 1), 1*gib), sized(snap("gone", store.InUse, 2), 1*gib)},
+			over, []string{"gone:space"}},
 		{"sizes unknown: one at a time, dead pending first", p, snaps, over, []string{"dead:space"}},
 		{"then the oldest sealed", p, snaps[:5], over, []string{"s-old:space"}},
 		{"known sizes: as many as the projection needs", p,
@@ -195,7 +208,7 @@ func TestNextForSpace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := NextForSpace(tt.policy, tt.snaps, held, tt.u)
+			got := NextForSpace(tt.policy, tt.snaps, held, Space{Usage: tt.u, Unfinished: unfinished})
 			if g := names(got); !(len(g) == 0 && len(tt.want) == 0) && !slices.Equal(g, tt.want) {
 				t.Errorf("NextForSpace = %q, want %q", g, tt.want)
 			}
@@ -231,7 +244,7 @@ func TestSpaceLoop(t *testing.T) {
 		if rounds > 20 {
 			t.Fatal("the loop does not end")
 		}
-		batch := NextForSpace(p, snaps, nil, u)
+		batch := NextForSpace(p, snaps, nil, Space{Usage: u})
 		if len(batch) == 0 {
 			break
 		}
