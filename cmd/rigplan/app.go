@@ -42,11 +42,16 @@ func (a *app) run(args []string) int {
 func (a *app) execute(root *cobra.Command, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	root.SetArgs(normalizeArgs(args))
+	args = normalizeArgs(args)
+	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	stop := a.onInterrupt(cancel)
+	notice := interruptNotice
+	if cmd, _, err := root.Find(args); err == nil && cmd.Annotations[interruptAnnotation] != "" {
+		notice = "\n" + cmd.Annotations[interruptAnnotation]
+	}
+	stop := a.onInterrupt(cancel, notice)
 	err := root.ExecuteContext(ctx)
 	stop()
 	var code exitCode
@@ -63,8 +68,13 @@ func (a *app) execute(root *cobra.Command, args []string) int {
 	}
 }
 
-// interruptNotice is what rigplan says at the first interrupt.
-const interruptNotice = "\nInterrupted: rigplan starts nothing new and lets the changes already running finish. Interrupt again to stop at once."
+// interruptNotice is what rigplan says at the first interrupt. A
+// command that does something else with it says so in its annotation
+// interruptAnnotation.
+const (
+	interruptNotice     = "\nInterrupted: rigplan starts nothing new and lets the changes already running finish. Interrupt again to stop at once."
+	interruptAnnotation = "rigplan.interrupt"
+)
 
 // onInterrupt watches for the first interrupt (or SIGTERM): it says at
 // once what an interrupt does and cancels the command's context, so an
@@ -73,7 +83,7 @@ const interruptNotice = "\nInterrupted: rigplan starts nothing new and lets the 
 // interrupt that arrived before it has been acknowledged: one that
 // comes in while the command is finishing is answered too, never lost
 // to the race between the watching goroutine and the process's exit.
-func (a *app) onInterrupt(cancel context.CancelFunc) (stop func()) {
+func (a *app) onInterrupt(cancel context.CancelFunc, notice string) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	finished := make(chan struct{})
@@ -90,7 +100,7 @@ func (a *app) onInterrupt(cancel context.CancelFunc) (stop func()) {
 			}
 		}
 		signal.Stop(sigs)
-		fmt.Fprintln(a.stderr, interruptNotice)
+		fmt.Fprintln(a.stderr, notice)
 		cancel()
 	}()
 	return func() {

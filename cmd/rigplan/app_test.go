@@ -34,3 +34,20 @@ func TestInterruptAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// A command that does something else on an interrupt says what.
+func TestInterruptNoticeOfCommand(t *testing.T) {
+	var stderr bytes.Buffer
+	a := &app{stdout: &bytes.Buffer{}, stderr: &stderr}
+	root := &cobra.Command{Use: "rigplan", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(&cobra.Command{
+		Use:         "serve",
+		Annotations: map[string]string{interruptAnnotation: "Stopping: the agent exits."},
+		RunE: func(*cobra.Command, []string) error {
+			return syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+		},
+	})
+	if code := a.execute(root, []string{"serve"}); code != 0 || stderr.String() != "\nStopping: the agent exits.\n" {
+		t.Errorf("exit status %d, stderr %q", code, stderr.String())
+	}
+}

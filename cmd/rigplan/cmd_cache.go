@@ -72,7 +72,8 @@ it, and without a file they are enough on their own:
 
   rigplan cache serve -store-type btrfs -store-dir /srv/cache/snaps \
       -store-default /srv/cache/default -machine runner-1=/home/runner/cache`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{interruptAnnotation: "Stopping: the cache agent answers the requests under way and exits; caches in use stay in use for its next start."},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireRoot("cache serve"); err != nil {
 				return err
