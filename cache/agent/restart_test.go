@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/cache/inject/machinetest"
@@ -170,4 +171,47 @@ func TestRestartSafety(t *testing.T) {
 		intact(t)
 		serves(t, machine(t), cacheDir)
 	})
+}
+
+// TestClientOutlivesRestart kills the agent in the middle of a mount the
+// rigplan client sent from a machine, and starts it again a moment
+// later, as its service would: the client, which saw its connection cut
+// and then the socket refuse it, asks again and gets its cache; the
+// half-made snapshot of the first try is gone.
+func TestClientOutlivesRestart(t *testing.T) {
+	e := newEnv(t, 1)
+	bin := filepath.Join(binInMachine, filepath.Base(rigplanBinary(t)))
+	config := e.writeConfig(agent.CommitOnExit)
+	pauseFile := filepath.Join(t.TempDir(), "paused")
+	p := e.startProcess(config, "staged="+pauseFile)
+	m := e.machine(0)
+	type result struct {
+		out, stderr string
+		err         error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := m.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Runner, Timeout: 2 * time.Minute,
+			Args: []string{bin, "cache", "mount", cacheDir, "--criteria", "linux", "--socket", sockInMachine, "--timeout", "90s"}})
+		done <- result{string(res.Stdout), string(res.Stderr), err}
+	}()
+	waitFile(t, pauseFile)
+	p.kill()
+	time.Sleep(500 * time.Millisecond) // the service's restart delay
+	p = e.startProcess(config, "")
+	defer p.stop()
+	r := <-done
+	if r.err != nil || !strings.Contains(r.out, "at "+cacheDir+", a copy of the default volume") {
+		t.Fatalf("the client: %q %q %v", r.out, r.stderr, r.err)
+	}
+	if !strings.Contains(r.stderr, "asking again") {
+		t.Errorf("the client did not say it asked again: %q", r.stderr)
+	}
+	if got := e.states(); got[store.InUse] != 1 || got[store.Pending] != 0 || len(names(e.snapshots())) != 1 {
+		t.Errorf("after the restart the store holds %v (%v), want the one cache in use", names(e.snapshots()), got)
+	}
+	if got := m.Sh(t, machinetest.Runner, "cat "+cacheDir+"/"+defaultFile); got != "default" {
+		t.Errorf("the cache holds %q", got)
+	}
+	e.noLeaks()
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -28,7 +31,15 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 
 // ask sends req to the agent and reads its answer. An error line comes
 // back as an error wrapping protocol.ErrRefused, with the agent's reason.
-func (f *clientFlags) ask(ctx context.Context, req *protocol.Request) (*protocol.Response, error) {
+//
+// An agent that is restarting (its service restarts it after a crash or
+// an upgrade) is asked again, with backoff, until the timeout, saying so
+// on note: when the socket is missing or refuses connections, and, for
+// the commands safe to repeat, when the connection ends before the
+// answer did. A mount or save cut short is undone by the agent's next
+// start, so asking again cannot leave two caches; rm and gc are not
+// repeated once sent.
+func (f *clientFlags) ask(ctx context.Context, note io.Writer, req *protocol.Request) (*protocol.Response, error) {
 	// Refused here, the mistake reads the same as the agent's refusal.
 	if err := req.Validate(protocol.DefaultLimits()); err != nil {
 		return nil, err
@@ -39,26 +50,54 @@ func (f *clientFlags) ask(ctx context.Context, req *protocol.Request) (*protocol
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	repeatable := req.Command != protocol.CommandRemove && req.Command != protocol.CommandGC
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		resp, sent, err := f.askOnce(ctx, text)
+		switch {
+		case err == nil:
+			return resp, resp.Err()
+		case !agentRestarting(err) || sent && !repeatable:
+			return nil, err
+		}
+		fmt.Fprintf(note, "rigplan: %v; asking again in %v\n", err, delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w; gave up after %v (-timeout)", err, f.timeout)
+		}
+	}
+}
+
+// askOnce sends the request text on a new connection and reads the
+// answer; sent reports whether the request went out.
+func (f *clientFlags) askOnce(ctx context.Context, text []byte) (resp *protocol.Response, sent bool, err error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", f.socket)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the cache agent at %s: %w (is it running? rigplan cache serve, or the service rigplan apply installs; inside a machine, is the socket's directory bound in?)", f.socket, err)
+		return nil, false, fmt.Errorf("cannot reach the cache agent at %s: %w (is it running? rigplan cache serve, or the service rigplan apply installs; inside a machine, is the socket's directory bound in?)", f.socket, err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
 	if _, err := conn.Write(text); err != nil {
-		return nil, fmt.Errorf("send the request to the cache agent: %w", err)
+		return nil, true, fmt.Errorf("send the request to the cache agent: %w", err)
 	}
 	// The request ends with an empty line too, so closing the write side
 	// is a courtesy; an agent that closed early has answered already.
 	_ = conn.(*net.UnixConn).CloseWrite()
-	resp, err := protocol.ReadResponse(conn, 0)
+	resp, err = protocol.ReadResponse(conn, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read the cache agent's answer: %w", err)
+		return nil, true, fmt.Errorf("read the cache agent's answer: %w", err)
 	}
-	return resp, resp.Err()
+	return resp, true, nil
+}
+
+// agentRestarting reports whether err says the agent went away or is
+// not back yet, rather than that it answered.
+func agentRestarting(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, protocol.ErrTruncated)
 }
 
 // splitTerms splits a flag's value into terms, at spaces and tabs only,
@@ -91,7 +130,7 @@ Exits non-zero if the agent refuses; the reason is printed.`,
 			for _, an := range annotate {
 				req.Annotations = append(req.Annotations, splitTerms(an)...)
 			}
-			resp, err := f.ask(cmd.Context(), req)
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), req)
 			if err != nil {
 				return err
 			}
@@ -128,7 +167,7 @@ Without --annotate the copy keeps the terms the mount put on the cache.`,
 			for _, an := range annotate {
 				req.Annotations = append(req.Annotations, splitTerms(an)...)
 			}
-			resp, err := f.ask(cmd.Context(), req)
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), req)
 			if err != nil {
 				return err
 			}
@@ -175,7 +214,7 @@ func (a *app) cacheListCmd() *cobra.Command {
 		Short: "List the cache snapshots",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := f.ask(cmd.Context(), &protocol.Request{Command: protocol.CommandList})
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), &protocol.Request{Command: protocol.CommandList})
 			if err != nil {
 				return err
 			}
@@ -229,7 +268,7 @@ func (a *app) cacheStatsCmd() *cobra.Command {
 		Short: "Show the cache agent's counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := f.ask(cmd.Context(), &protocol.Request{Command: protocol.CommandStats})
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), &protocol.Request{Command: protocol.CommandStats})
 			if err != nil {
 				return err
 			}
@@ -256,7 +295,7 @@ newest N per annotation set, and, while the store is over its high watermark,
 the oldest ones. With --dry-run, only list what would go, and why.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := f.ask(cmd.Context(), &protocol.Request{Command: protocol.CommandGC, DryRun: dryRun})
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), &protocol.Request{Command: protocol.CommandGC, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -294,7 +333,7 @@ func (a *app) cacheRemoveCmd() *cobra.Command {
 		Short: "Delete one cache snapshot (root on the host)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := f.ask(cmd.Context(), &protocol.Request{Command: protocol.CommandRemove, Name: args[0]})
+			resp, err := f.ask(cmd.Context(), cmd.ErrOrStderr(), &protocol.Request{Command: protocol.CommandRemove, Name: args[0]})
 			if err != nil {
 				return err
 			}
