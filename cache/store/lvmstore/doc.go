@@ -78,6 +78,19 @@
 // and activated despite it (-K), so the hundreds a busy host holds are
 // not all activated at boot.
 //
+// # No privilege from a cache
+//
+// A job writes anything into its snapshot, setuid-root binaries and
+// device nodes included. Mount always mounts nosuid,nodev
+// (MS_NOSUID|MS_NODEV), on top of the configured mount options, so
+// nothing in a cache raises a host user's euid or opens a host device,
+// and the agent's clone of this mount into a machine inherits both flags
+// (a test runs a setuid-root id(1) from the mount as uid 65534, in
+// storetest). Config.MountOptions are filesystem options, passed to
+// mount(2) as its data; mount(8)'s flag words (suid, dev, noatime,
+// defaults, …) would make xfs and ext4 fail the mount with EINVAL, so New
+// refuses them with a message saying why.
+//
 // # Filesystems
 //
 // Mount reads the snapshot's superblock. xfs is mounted with nouuid

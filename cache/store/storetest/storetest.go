@@ -55,6 +55,7 @@ func Run(t *testing.T, e Env) {
 	t.Run("CreateRoundTrip", s.createRoundTrip)
 	t.Run("States", s.states)
 	t.Run("MountSeesOriginAndIsPrivate", s.mountPrivate)
+	t.Run("MountCarriesNoPrivilege", s.noPrivilege)
 	t.Run("CreateFromSealed", s.createFromSealed)
 	t.Run("CopySavesMountedData", s.copySaves)
 	t.Run("Errors", s.errors)
