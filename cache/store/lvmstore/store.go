@@ -177,6 +177,11 @@ func (s *Store) snapshot(ctx context.Context, origin, name, machine string, anno
 	}
 	args = append(args, s.id(origin))
 	if err := s.change(ctx, "lvcreate", args...); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// The caller's view is stale: retention or an operator
+			// removed the origin since it was listed.
+			return store.Snapshot{}, fmt.Errorf("%s: the origin %s no longer exists (deleted since it was listed); make it from another: %w", what, s.id(origin), err)
+		}
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return store.Snapshot{Name: name, Annotations: terms, Created: created, State: st, Machine: machine, Origin: origin}, nil
