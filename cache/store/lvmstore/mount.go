@@ -48,7 +48,7 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 	dev := devPath(s.vg, name)
 	if _, err := os.Stat(dev); errors.Is(err, fs.ErrNotExist) {
 		if err := s.change(ctx, "lvchange", "--activate", "y", "--ignoreactivationskip", id); err != nil {
-			return fmt.Errorf("mount cache snapshot %s: activate: %w", id, err)
+			return fmt.Errorf("mount cache snapshot %s: activate: %w", id, s.noRoom(ctx, err))
 		}
 	}
 	fstype, err := probeDevice(dev)
@@ -70,7 +70,8 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 		return fmt.Errorf("mount cache snapshot %s: %w", id, err)
 	}
 	if err := unix.Mount(dev, dir, fstype, mountFlags, strings.Join(opts, ",")); err != nil {
-		return fmt.Errorf("mount cache snapshot %s (%s, nosuid,nodev, options %q) at %s: %w", id, fstype, strings.Join(opts, ","), dir, err)
+		// Mounting writes (xfs's log): on a full pool it fails ENOSPC.
+		return fmt.Errorf("mount cache snapshot %s (%s, nosuid,nodev, options %q) at %s: %w", id, fstype, strings.Join(opts, ","), dir, s.noRoom(ctx, err))
 	}
 	return nil
 }
