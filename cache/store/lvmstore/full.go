@@ -43,6 +43,7 @@ const metadataFullPercent = 90
 
 // poolView is the default volume's thin pool as a report shows it.
 type poolView struct {
+	name  string // the LV name
 	id    string // VG/POOL
 	attr  lvAttr
 	usage store.Usage
@@ -80,6 +81,7 @@ func (s *Store) pool(rows []row) (poolView, error) {
 		return poolView{}, fmt.Errorf("thin pool %s reports no usage: it is not active; activate it (lvchange --activate y %s)", s.id(p.Name), s.id(p.Name))
 	}
 	return poolView{
+		name:  p.Name,
 		id:    s.id(p.Name),
 		attr:  a,
 		usage: store.Usage{DataPercent: p.DataPercent, MetadataPercent: p.MetadataPercent, DataBytes: p.Size},
@@ -161,10 +163,12 @@ func (s *Store) noRoom(ctx context.Context, err error) error {
 	case why != "":
 		return s.fullError(p, why, err)
 	case refused:
-		why = "LVM makes no new thin volume in it: it is over activation/thin_pool_autoextend_threshold, or has less than 4 MiB or a quarter of its metadata free; delete cache snapshots or grow the pool"
+		// Short of full: over LVM's thresholds.
+		id := "VG/POOL"
 		if p != nil {
-			why += " (lvextend --size, --poolmetadatasize " + p.id + ")"
+			id = p.id
 		}
+		why = fmt.Sprintf("LVM makes no new thin volume in it: its data is over activation/thin_pool_autoextend_threshold, or less than 4 MiB or a quarter of its metadata is free; delete cache snapshots, or grow the pool (lvextend --size +SIZE %s) or its metadata (lvextend --poolmetadatasize +SIZE %s)", id, id)
 		return s.fullError(p, why, err)
 	}
 	return err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -268,7 +267,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if a.open {
 		return fmt.Errorf("delete cache snapshot %s: it is open (mounted somewhere, or held by a process): unmount it first", id)
 	}
-	if p, err := s.pool(rows); err == nil && x.Pool == path.Base(p.id) {
+	if p, err := s.pool(rows); err == nil && x.Pool == p.name {
 		if err := s.canRemove(p); err != nil {
 			return fmt.Errorf("delete cache snapshot %s: %w", id, err)
 		}
