@@ -50,7 +50,9 @@ func TestLVMErrors(t *testing.T) {
   Cannot process volume group vg0`,
 			func(s *Store) error { _, err := s.List(ctx); return err }, nil, "volume group vg0 does not exist"},
 		{"create: pool full", "  Cannot create new thin volume, free space in thin pool vg0/pool reached threshold.",
-			func(s *Store) error { _, err := s.Create(ctx, "default", "a", "m", nil); return err }, nil, "reached threshold"},
+			func(s *Store) error { _, err := s.Create(ctx, "default", "a", "m", nil); return err }, store.ErrFull, "reached threshold"},
+		{"copy: pool full", "  Cannot create new thin volume, free space in thin pool vg0/pool reached threshold.",
+			func(s *Store) error { _, err := s.snapshot(ctx, "a", "b", "m", nil, store.Sealed); return err }, store.ErrFull, "thin pool of vg0/default"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +137,10 @@ func TestDeleteChecksFirst(t *testing.T) {
 		{"open", lv("friend:snapshot,friend:state:in-use", "Vwi-aotz-k"), "unmount it first", 1},
 		{"active", lv("friend:snapshot,friend:state:pending", "Vwi-a-tz-k"), "", 3},
 		{"inactive", lv("friend:snapshot,friend:state:sealed", "Vwi---tz-k"), "", 2},
+		{"pool out of data", withPool(lv("friend:snapshot,friend:state:sealed", "Vwi---tz-k"), "twi-aotzD-", "100.00", "13.38"), "", 2},
+		// lvremove would drop the LV and fail to free it in the pool.
+		{"pool metadata exhausted", withPool(lv("friend:snapshot,friend:state:sealed", "Vwi---tz-k"), "twi-cotzM-", "84.46", "99.41"), "lvconvert --repair vg0/pool", 1},
+		{"pool metadata read-only, not full", withPool(lv("friend:snapshot,friend:state:sealed", "Vwi---tz-k"), "twi-aotzM-", "10.00", "20.00"), "read-only metadata", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,12 +149,24 @@ func TestDeleteChecksFirst(t *testing.T) {
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("Delete: %v, want %q", err, tt.want)
 			}
+			var fe *store.FullError
+			if errors.As(err, &fe) && (fe.Store != "thin pool vg0/pool" || fe.Usage == nil || fe.Usage.MetadataPercent != 99.41) {
+				t.Errorf("Delete's FullError names %q at %v, want thin pool vg0/pool at 99.41%% metadata", fe.Store, fe.Usage)
+			}
 			if len(f.cmds) != tt.cmds || !strings.HasPrefix(f.cmds[0], "lvs ") {
-				t.Errorf("ran %q, want lvs first and %d commands", f.cmds, tt.cmds)
+				t.Fatalf("ran %q, want lvs first and %d commands", f.cmds, tt.cmds)
 			}
 			if tt.cmds == 3 && !strings.HasPrefix(f.cmds[1], "lvchange --activate n") || tt.cmds > 1 && !strings.HasPrefix(f.cmds[tt.cmds-1], "lvremove vg0/x") {
 				t.Errorf("ran %q", f.cmds)
 			}
 		})
 	}
+}
+
+// withPool adds the default volume and its thin pool, with the pool's
+// lv_attr and use, to a one-LV report of lv.
+func withPool(report, attr, data, meta string) string {
+	def := `{"lv_name":"default", "vg_name":"vg0", "lv_attr":"Vwi-a-tz--", "lv_size":"1", "pool_lv":"pool", "origin":"", "lv_tags":"", "lv_time":"1", "data_percent":"3.16", "metadata_percent":""}`
+	pool := `{"lv_name":"pool", "vg_name":"vg0", "lv_attr":"` + attr + `", "lv_size":"268435456", "pool_lv":"", "origin":"", "lv_tags":"", "lv_time":"1", "data_percent":"` + data + `", "metadata_percent":"` + meta + `"}`
+	return strings.Replace(report, "}]}]}", "},"+def+","+pool+"]}]}", 1)
 }

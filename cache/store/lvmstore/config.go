@@ -2,6 +2,7 @@ package lvmstore
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,9 @@ type Config struct {
 	Namespace string
 	// MountOptions are added to the filesystem's own mount options (for
 	// example "discard", which the original setup used so that space
-	// freed in a snapshot returns to the pool at once).
+	// freed in a snapshot returns to the pool at once). They are
+	// filesystem options: mount flags such as suid or noatime are
+	// refused (see mountFlagWords); every mount is nosuid,nodev.
 	MountOptions []string
 	// CommandTimeout bounds each LVM command; 0 means
 	// DefaultCommandTimeout.
@@ -70,6 +73,9 @@ func New(run sysexec.Runner, cfg Config) (*Store, error) {
 		if o == "" || strings.ContainsAny(o, ", \t\n") {
 			return nil, fmt.Errorf("lvm cache store: mount option %q: want one option without commas or spaces", o)
 		}
+		if slices.Contains(mountFlagWords, o) {
+			return nil, fmt.Errorf("lvm cache store: mount option %q is a mount flag, not a filesystem option: the store mounts every snapshot nosuid,nodev and passes mount_options to the filesystem, which would refuse it; give filesystem options only (e.g. discard)", o)
+		}
 	}
 	timeout := cfg.CommandTimeout
 	if timeout <= 0 {
@@ -84,6 +90,15 @@ func New(run sysexec.Runner, cfg Config) (*Store, error) {
 		timeout:      timeout,
 	}, nil
 }
+
+// mountFlagWords are the words mount(8) turns into mount(2) flags rather
+// than pass to the filesystem. The store passes MountOptions to the
+// filesystem as they are, so xfs and ext4 would fail every mount on one
+// of these; "suid" and "dev" would also contradict the nosuid,nodev the
+// store always sets.
+var mountFlagWords = []string{"suid", "nosuid", "dev", "nodev", "exec", "noexec",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+	"bind", "rbind", "remount", "move", "defaults"}
 
 // checkNamespace allows letters, digits and _ . + - (no ':', which
 // separates the namespace from the rest of a tag), starting with a letter.

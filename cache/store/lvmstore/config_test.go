@@ -21,6 +21,8 @@ func TestNewRefuses(t *testing.T) {
 		{"namespace too long", Config{Default: "vg/lv", Namespace: strings.Repeat("n", MaxNamespaceLen+1)}, "want 1 to"},
 		{"namespace starting with a digit", Config{Default: "vg/lv", Namespace: "1x"}, "not allowed"},
 		{"mount option with a comma", Config{Default: "vg/lv", MountOptions: []string{"discard,ro"}}, "one option"},
+		{"suid, against the store's nosuid", Config{Default: "vg/lv", MountOptions: []string{"discard", "suid"}}, "nosuid,nodev"},
+		{"a mount flag the filesystem would refuse", Config{Default: "vg/lv", MountOptions: []string{"noatime"}}, "not a filesystem option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,13 +46,63 @@
 //	Mount      0  mount(2); 1 more (lvchange --activate y) if the snapshot is inactive
 //	SetState   1  lvchange --addtag/--deltag; sealing adds lvchange --activate n first
 //	Copy       1  lvcreate --snapshot of the mounted snapshot, tagged sealed, not activated
-//	Delete     2-3  lvs (is it ours? open?), lvchange --activate n if active, lvremove
+//	Delete     2-3  lvs (is it ours? open? can its pool remove it?), lvchange --activate n
+//	                if active, lvremove
 //	Unmount    0  umount(2)
 //	Busy       1  lvs: lv_attr's open bit (store.BusyChecker), which sees mounts in
 //	              every namespace and lazily unmounted filesystems still held
 //
 // List, Usage and Delete's check share one lvs field list and one parser,
 // tested on real output captured in the test kernel (testdata/README.md).
+// An operation that fails in a way a full pool explains (below) runs one
+// more lvs, to tell and to report the pool's use.
+//
+// # A full pool
+//
+// What a full thin pool does was found in the test kernel (full.go has
+// the details): at 100% data dm-thin fails the job's writes (with
+// error_when_full, as the project's pools have it; a pool set to queue
+// holds them for up to dm-thin's no_space_timeout, 60 s by default, then
+// fails them, as dm-thin documents; not tried here), and LVM makes no
+// new thin volume. LVM also refuses new
+// thin volumes once the metadata has less than 4 MiB or a quarter of it
+// free; exhausted, the metadata turns read-only.
+//
+// Every operation that fails for lack of room returns a *store.FullError
+// (errors.Is(err, store.ErrFull)) naming the pool ("thin pool VG/POOL")
+// with its use and saying what to do: Create and Copy (LVM's refusal, or
+// Copy's syncfs of writes the pool could not take), Mount (xfs writes its
+// log on mount, which fails ENOSPC), Delete at exhausted metadata. A
+// write error (ENOSPC, EIO, EROFS) is a FullError only when the pool is
+// full at that moment; LVM's own refusal always is. None of these leaves
+// anything List reports wrongly: LVM refuses a new thin volume before
+// making anything.
+//
+// Sealing does not depend on room: tags live in the volume group's
+// metadata, not the pool's, and deactivation writes nothing once the
+// filesystem is unmounted, so SetState(Sealed) works at 100% data and at
+// exhausted metadata (TestFullData, TestFullMetadata; storetest.RunFull
+// holds both stores to it). Deleting frees the pool: at 100% data,
+// lvremove works and returns the pool to write mode, and Create works
+// again. A sealed snapshot the job filled the pool through is a
+// candidate like any other, with whatever of its writes reached the pool.
+//
+// Removal does depend on metadata room. With the metadata read-only,
+// LVM's lvremove drops the LV from the volume group and then fails to
+// free it in the pool, so a retention run deleting for space would empty
+// the cache and free nothing. Delete therefore reads the pool with the
+// LV and refuses, with a FullError and without running lvremove, while
+// the pool's metadata is read-only; the snapshot stays listed. Only the
+// operator heals that: lvextend --poolmetadatasize (then Delete and
+// Create work again, TestFullMetadata), or first lvconvert --repair when
+// dm-thin flagged the metadata for a check (an allocation failed inside
+// a transaction: lv_attr's state c).
+//
+// A job cannot write more than its snapshot's virtual size, the default
+// volume's: that is the per-job bound on LVM (its filesystem fills and
+// says ENOSPC to the job). Several jobs, or a default volume larger than
+// the pool's free space, can still fill the pool; retention's watermarks
+// keep it from getting there, and this section is for when they did not.
 //
 // # Crash safety
 //
@@ -77,6 +127,19 @@
 // devices. Snapshots are created with LVM's activation-skip flag (-ky)
 // and activated despite it (-K), so the hundreds a busy host holds are
 // not all activated at boot.
+//
+// # No privilege from a cache
+//
+// A job writes anything into its snapshot, setuid-root binaries and
+// device nodes included. Mount always mounts nosuid,nodev
+// (MS_NOSUID|MS_NODEV), on top of the configured mount options, so
+// nothing in a cache raises a host user's euid or opens a host device,
+// and the agent's clone of this mount into a machine inherits both flags
+// (a test runs a setuid-root id(1) from the mount as uid 65534, in
+// storetest). Config.MountOptions are filesystem options, passed to
+// mount(2) as its data; mount(8)'s flag words (suid, dev, noatime,
+// defaults, …) would make xfs and ext4 fail the mount with EINVAL, so New
+// refuses them with a message saying why.
 //
 // # Filesystems
 //

@@ -19,8 +19,14 @@ import (
 // devPath is the device node LVM makes for an active LV.
 func devPath(vg, lv string) string { return "/dev/" + vg + "/" + lv }
 
-// Mount mounts the snapshot's filesystem at dir with mount(2): no command
-// runs unless the snapshot is inactive (after a reboot, say), when one
+// mountFlags are the flags of every mount of a snapshot: whatever a job
+// wrote into its cache (a setuid-root binary, a device node) stays inert
+// on the host, and so in every mount cloned from this one into a machine.
+const mountFlags = unix.MS_NOSUID | unix.MS_NODEV
+
+// Mount mounts the snapshot's filesystem at dir with mount(2), nosuid and
+// nodev (mountFlags) whatever the configured options: no command runs
+// unless the snapshot is inactive (after a reboot, say), when one
 // lvchange activates it. The filesystem is read from its superblock:
 //
 //   - xfs is mounted with nouuid, since every thin snapshot of an xfs
@@ -42,7 +48,7 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 	dev := devPath(s.vg, name)
 	if _, err := os.Stat(dev); errors.Is(err, fs.ErrNotExist) {
 		if err := s.change(ctx, "lvchange", "--activate", "y", "--ignoreactivationskip", id); err != nil {
-			return fmt.Errorf("mount cache snapshot %s: activate: %w", id, err)
+			return fmt.Errorf("mount cache snapshot %s: activate: %w", id, s.noRoom(ctx, err))
 		}
 	}
 	fstype, err := probeDevice(dev)
@@ -63,8 +69,9 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mount cache snapshot %s: %w", id, err)
 	}
-	if err := unix.Mount(dev, dir, fstype, 0, strings.Join(opts, ",")); err != nil {
-		return fmt.Errorf("mount cache snapshot %s (%s, options %q) at %s: %w", id, fstype, strings.Join(opts, ","), dir, err)
+	if err := unix.Mount(dev, dir, fstype, mountFlags, strings.Join(opts, ",")); err != nil {
+		// Mounting writes (xfs's log): on a full pool it fails ENOSPC.
+		return fmt.Errorf("mount cache snapshot %s (%s, nosuid,nodev, options %q) at %s: %w", id, fstype, strings.Join(opts, ","), dir, s.noRoom(ctx, err))
 	}
 	return nil
 }

@@ -28,10 +28,15 @@ func (s *Store) lvmCmd(name string, args ...string) sysexec.Cmd {
 	return sysexec.Cmd{Name: name, Args: args, Env: []string{"LVM_SUPPRESS_FD_WARNINGS=1"}, Timeout: s.timeout}
 }
 
-// reportCmd is the store's lvs call over the given VG or VG/LV.
-func (s *Store) reportCmd(target string) sysexec.Cmd {
-	return s.lvmCmd("lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
-		"--config", reportConfig, "-o", strings.Join(reportFields, ","), target)
+// reportCmd is the store's lvs call over the given VG or VG/LV, of the
+// LVs that match selection (lvmreport(7); all when "").
+func (s *Store) reportCmd(target, selection string) sysexec.Cmd {
+	args := []string{"--reportformat", "json", "--units", "b", "--nosuffix",
+		"--config", reportConfig, "-o", strings.Join(reportFields, ",")}
+	if selection != "" {
+		args = append(args, "--select", selection)
+	}
+	return s.lvmCmd("lvs", append(args, target)...)
 }
 
 // row is one LV of the report.
@@ -89,6 +94,11 @@ type lvAttr struct {
 	typ   byte // position 1: 'V' thin volume, 't' thin pool, …
 	state byte // position 5: 'a' active, '-' inactive, …
 	open  bool // position 6: open (mounted or otherwise in use)
+	// health is position 9, read only for the thin pool: 'D' out of
+	// data space, 'M' metadata read-only, 'F' failed. It is not
+	// checked against a table: LVM adds letters here for other LV
+	// types, and an unknown one must not hide a snapshot from List.
+	health byte
 }
 
 // lvAttrPositions are the positions the store reads, with the values LVM
@@ -112,9 +122,13 @@ func parseLVAttr(s string) (lvAttr, error) {
 			return lvAttr{}, fmt.Errorf("lv_attr %q: unknown %s %q at position %d", s, p.name, s[p.pos], p.pos+1)
 		}
 	}
-	return lvAttr{raw: s, typ: s[0], state: s[4], open: s[5] == 'o'}, nil
+	return lvAttr{raw: s, typ: s[0], state: s[4], open: s[5] == 'o', health: s[8]}, nil
 }
 
 func (a lvAttr) thinVolume() bool { return a.typ == 'V' }
 func (a lvAttr) thinPool() bool   { return a.typ == 't' }
 func (a lvAttr) active() bool     { return a.state == 'a' }
+
+// needsCheck reports a thin pool whose metadata dm-thin flagged for a
+// check (lvs(8): "thin-pool (c)heck needed", suspended or not).
+func (a lvAttr) needsCheck() bool { return a.state == 'c' || a.state == 'C' }

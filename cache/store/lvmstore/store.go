@@ -118,7 +118,13 @@ func (s *Store) change(ctx context.Context, name string, args ...string) error {
 
 // report runs the store's lvs call on a VG or VG/LV.
 func (s *Store) report(ctx context.Context, target string) ([]row, error) {
-	res, err := s.run.Run(ctx, s.reportCmd(target))
+	return s.reportSelect(ctx, target, "")
+}
+
+// reportSelect runs the store's lvs call on the LVs of a VG or VG/LV that
+// match selection.
+func (s *Store) reportSelect(ctx context.Context, target, selection string) ([]row, error) {
+	res, err := s.run.Run(ctx, s.reportCmd(target, selection))
 	if err != nil {
 		return nil, s.explain(err)
 	}
@@ -154,7 +160,8 @@ func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, an
 		return store.Snapshot{}, fmt.Errorf("save cache snapshot %s: %w", s.id(name), err)
 	}
 	if err := syncMounted(ctx, dir, devPath(s.vg, name)); err != nil {
-		return store.Snapshot{}, fmt.Errorf("save cache snapshot %s: %w", s.id(name), err)
+		// The job's writes that fail to reach a full pool fail here.
+		return store.Snapshot{}, fmt.Errorf("save cache snapshot %s: %w", s.id(name), s.noRoom(ctx, err))
 	}
 	return s.snapshot(ctx, name, newName, machine, annotations, store.Sealed, "--activate", "n")
 }
@@ -177,7 +184,12 @@ func (s *Store) snapshot(ctx context.Context, origin, name, machine string, anno
 	}
 	args = append(args, s.id(origin))
 	if err := s.change(ctx, "lvcreate", args...); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		if errors.Is(err, store.ErrNotFound) {
+			// The caller's view is stale: retention or an operator
+			// removed the origin since it was listed.
+			return store.Snapshot{}, fmt.Errorf("%s: the origin %s no longer exists (deleted since it was listed); make it from another: %w", what, s.id(origin), err)
+		}
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.noRoom(ctx, err))
 	}
 	return store.Snapshot{Name: name, Annotations: terms, Created: created, State: st, Machine: machine, Origin: origin}, nil
 }
@@ -218,8 +230,9 @@ func (s *Store) SetState(ctx context.Context, name string, st store.State) error
 }
 
 // Delete removes a snapshot: one lvs to check that the LV is the store's
-// and not open, lvchange --activate n when it is active, then lvremove.
-// An inactive LV is removed without LVM asking, so nothing needs --yes.
+// and not open, and that its pool can take an lvremove (canRemove), then
+// lvchange --activate n when it is active, then lvremove. An inactive LV
+// is removed without LVM asking, so nothing needs --yes.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	if name == s.def {
 		return fmt.Errorf("delete %s: %w", s.defID(), store.ErrDefault)
@@ -228,14 +241,22 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if err := checkLVMName(name); err != nil {
 		return fmt.Errorf("delete cache snapshot %s: %w", id, err)
 	}
-	rows, err := s.report(ctx, id)
+	// The snapshot, the default volume and the thin pools, whatever
+	// else the volume group holds. Names are checked above and hold no
+	// quote.
+	rows, err := s.reportSelect(ctx, s.vg, fmt.Sprintf(`lv_name=%q || lv_name=%q || segtype=thin-pool`, name, s.def))
 	if err != nil {
 		return fmt.Errorf("delete cache snapshot %s: %w", id, err)
 	}
-	if len(rows) != 1 || rows[0].Name != name {
-		return fmt.Errorf("delete cache snapshot %s: lvs reported %d LVs: %w", id, len(rows), store.ErrNotFound)
+	var x *row
+	for i := range rows {
+		if rows[i].VG == s.vg && rows[i].Name == name {
+			x = &rows[i]
+		}
 	}
-	x := &rows[0]
+	if x == nil {
+		return fmt.Errorf("delete cache snapshot %s: lvs reports no such LV: %w", id, store.ErrNotFound)
+	}
 	if !s.tags.parse(x.Tags).member {
 		return fmt.Errorf("delete %s: it is not a cache snapshot (no tag %s), so the agent leaves it alone; remove it by hand if it should go", id, s.tags.member())
 	}
@@ -246,13 +267,18 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if a.open {
 		return fmt.Errorf("delete cache snapshot %s: it is open (mounted somewhere, or held by a process): unmount it first", id)
 	}
+	if p, err := s.pool(rows); err == nil && x.Pool == p.name {
+		if err := s.canRemove(p); err != nil {
+			return fmt.Errorf("delete cache snapshot %s: %w", id, err)
+		}
+	}
 	if a.active() {
 		if err := s.change(ctx, "lvchange", "--activate", "n", id); err != nil {
 			return fmt.Errorf("delete cache snapshot %s: deactivate: %w", id, err)
 		}
 	}
 	if err := s.change(ctx, "lvremove", id); err != nil {
-		return fmt.Errorf("delete cache snapshot %s: %w", id, err)
+		return fmt.Errorf("delete cache snapshot %s: %w", id, s.noRoom(ctx, err))
 	}
 	return nil
 }
@@ -268,36 +294,11 @@ func (s *Store) Usage(ctx context.Context) (store.Usage, error) {
 
 // usage finds the default volume's pool in a report and reads its use.
 func (s *Store) usage(rows []row) (store.Usage, error) {
-	find := func(name string) *row {
-		for i := range rows {
-			if rows[i].VG == s.vg && rows[i].Name == name {
-				return &rows[i]
-			}
-		}
-		return nil
-	}
-	d := find(s.def)
-	if d == nil {
-		return store.Usage{}, fmt.Errorf("default volume %s not found: create it (rigplan apply) or point the cache at an existing thin volume", s.defID())
-	}
-	if d.Pool == "" {
-		return store.Usage{}, fmt.Errorf("default volume %s is in no thin pool: point the cache at a thin volume", s.defID())
-	}
-	p := find(d.Pool)
-	if p == nil {
-		return store.Usage{}, fmt.Errorf("thin pool %s of the default volume is missing from the lvs report", s.id(d.Pool))
-	}
-	a, err := p.attr()
+	p, err := s.pool(rows)
 	if err != nil {
 		return store.Usage{}, err
 	}
-	if !a.thinPool() {
-		return store.Usage{}, fmt.Errorf("%s, the default volume's pool, is not a thin pool (lv_attr %s)", s.id(p.Name), a.raw)
-	}
-	if p.DataPercent < 0 || p.MetadataPercent < 0 {
-		return store.Usage{}, fmt.Errorf("thin pool %s reports no usage: it is not active; activate it (lvchange --activate y %s)", s.id(p.Name), s.id(p.Name))
-	}
-	return store.Usage{DataPercent: p.DataPercent, MetadataPercent: p.MetadataPercent, DataBytes: p.Size}, nil
+	return p.usage, nil
 }
 
 // explain adds the store's sentinel errors and hints to a failed LVM

@@ -55,6 +55,7 @@ func Run(t *testing.T, e Env) {
 	t.Run("CreateRoundTrip", s.createRoundTrip)
 	t.Run("States", s.states)
 	t.Run("MountSeesOriginAndIsPrivate", s.mountPrivate)
+	t.Run("MountCarriesNoPrivilege", s.noPrivilege)
 	t.Run("CreateFromSealed", s.createFromSealed)
 	t.Run("CopySavesMountedData", s.copySaves)
 	t.Run("Errors", s.errors)
@@ -472,6 +473,33 @@ func (s *suite) delete(t *testing.T) {
 	find(t, after, s.Default)
 	if o := find(t, after, "st-restored").Origin; o != "" {
 		t.Errorf("st-restored's origin st-saved is gone, yet List reports origin %q, want \"\"", o)
+	}
+	s.gone(t, doomed)
+}
+
+// gone checks what the agent relies on when its view is stale: a
+// snapshot deleted meanwhile (by another request, by retention, by an
+// operator) is ErrNotFound to Delete, SetState and Create from it, so
+// that the agent forgets it or falls back to its next candidate, and no
+// failed call leaves a snapshot behind.
+func (s *suite) gone(t *testing.T, deleted []string) {
+	for _, n := range deleted {
+		if err := s.Store.Delete(ctx(), n); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Delete(%s) of a snapshot deleted meanwhile: %v, want ErrNotFound", n, err)
+		}
+	}
+	if err := s.Store.SetState(ctx(), "st-saved", store.Sealed); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetState of a snapshot deleted meanwhile: %v, want ErrNotFound", err)
+	}
+	// st-saved was sealed and an origin: the agent may still hold it as
+	// a candidate.
+	if _, err := s.Store.Create(ctx(), "st-saved", "st-from-gone", "m", []string{"linux"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Create from an origin deleted meanwhile: %v, want ErrNotFound", err)
+	} else {
+		t.Logf("Create from an origin deleted meanwhile (refused as expected): %v", err)
+	}
+	if slices.Contains(names(s.list(t)), "st-from-gone") {
+		t.Error("the refused Create from a deleted origin left snapshot st-from-gone")
 	}
 }
 

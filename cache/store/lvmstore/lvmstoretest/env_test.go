@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,11 +50,18 @@ type env struct {
 // storetest.DefaultFile, plus extra bytes of files when fill > 0.
 func setup(t testing.TB, fs string, poolSize string, fill int64) *env {
 	t.Helper()
+	return setupPool(t, fs, fill, nil, "--size", poolSize)
+}
+
+// setupPool is setup with more arguments for vgcreate and lvcreate's of
+// the thin pool (which needs at least --size).
+func setupPool(t testing.TB, fs string, fill int64, vgArgs []string, poolArgs ...string) *env {
+	t.Helper()
 	k := testhost.Kernel(t)
 	e := &env{t: t, disks: k.Disks()}
 	sh(t, "pvcreate", "-q", e.disks[0])
-	sh(t, "vgcreate", "-q", vg, e.disks[0])
-	sh(t, "lvcreate", "-q", "--type", "thin-pool", "--size", poolSize, "--name", "pool", vg)
+	sh(t, "vgcreate", append(append([]string{"-q"}, vgArgs...), vg, e.disks[0])...)
+	sh(t, "lvcreate", append(append([]string{"-q", "--type", "thin-pool"}, poolArgs...), "--name", "pool", vg)...)
 	sh(t, "lvcreate", "-q", "--type", "thin", "--virtualsize", "2G", "--thinpool", vg+"/pool", "--name", "default",
 		"--addtag", "rigplan:managed", "--addtag", "rigplan:addr:volume.default")
 	mkfs(t, fs, "/dev/"+vg+"/default")
@@ -140,6 +148,17 @@ func lvs(t testing.TB) map[string]lv {
 		}
 	}
 	return m
+}
+
+// lvNames lists the volume group's visible LVs, sorted, as LVM sees them.
+func lvNames(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for n := range lvs(t) {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func byName(t testing.TB, s store.Store) map[string]store.Snapshot {
