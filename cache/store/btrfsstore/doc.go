@@ -24,7 +24,9 @@
 //	Mount     a bind mount of DIR/NAME
 //	SetState  the sidecar; sealing first sets the subvolume read-only
 //	Copy      syncfs of the mount, BTRFS_IOC_SNAP_CREATE_V2 (read-only), the sidecar
-//	Delete    a scan for mounts of the subvolume in every mount namespace, BTRFS_IOC_SNAP_DESTROY, the sidecar
+//	Delete    a BTRFS_IOC_TREE_SEARCH per subvolume for those nested in it, a scan for mounts of
+//	          them in every mount namespace, BTRFS_IOC_SNAP_DESTROY_V2 per nested one, deepest
+//	          first, BTRFS_IOC_SNAP_DESTROY, the sidecar
 //	Usage     statfs(2)
 //	Busy      the same scan for mounts as Delete (store.BusyChecker)
 //
@@ -49,10 +51,27 @@
 // complaint and leaves that mount empty (seen on Linux 6.18). Delete
 // therefore looks for a mount of the subvolume (by its subvolume id and
 // the filesystem's device number) in /proc/PID/mountinfo of every mount
-// namespace, machines' included, and refuses while there is one. A
-// subvolume a job created inside its cache (podman's btrfs driver does)
-// is not part of later snapshots and makes Delete fail with a message
-// saying so.
+// namespace, machines' included, and refuses while there is one.
+//
+// # Subvolumes a job made
+//
+// A job may create subvolumes inside its cache (podman's btrfs driver
+// does; it needs no privilege), nest them, snapshot its cache into
+// itself and make any of its own subvolumes read-only. They are not part
+// of later snapshots (a snapshot holds an empty directory in their
+// place), but btrfs refuses to delete a subvolume holding others, which
+// would pin their space out of retention's reach. Delete therefore finds
+// them in the kernel's index, not by walking the cache's files (a cache
+// holds 100,000 files and more): the ROOT_REF items of the root tree,
+// one search per subvolume, and the INODE_REF items of the directories
+// between a subvolume and the one holding it. It refuses while any of
+// them is mounted anywhere, then deletes them by id
+// (BTRFS_IOC_SNAP_DESTROY_V2 with BTRFS_SUBVOL_SPEC_BY_ID, Linux 5.7),
+// deepest first. The entries of a read-only subvolume cannot change, so a
+// read-only one holding others (the sealed snapshot itself, or one the
+// job made read-only) is made writable first, and read-only again if a
+// deletion fails. It is opened one directory at a time, following no
+// symlink, so that no depth of directories a job made defeats it.
 //
 // # Usage
 //

@@ -453,25 +453,45 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
+// deleteSubvolume deletes the snapshot's subvolume, open as sub, and
+// every subvolume the job made inside it (see nested.go), refusing while
+// any of them is mounted anywhere.
 func (s *Store) deleteSubvolume(sub *os.File, name string) error {
 	if err := isSubvolume(s.path(name)); err != nil {
 		return err
 	}
-	where, err := s.mounted(sub)
+	id, err := subvolumeID(sub)
 	if err != nil {
 		return err
-	}
-	if where != "" {
-		return fmt.Errorf("it is in use (%s): unmount it first", where)
 	}
 	parent, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}
 	defer parent.Close()
+	tree, err := nestedSubvolumes(parent, id)
+	if err != nil {
+		return err
+	}
+	ids := map[uint64]*subvol{}
+	tree.each(func(v *subvol) { ids[v.id] = v })
+	mid, where, err := s.mountOf(ids)
+	if err != nil {
+		return err
+	}
+	switch {
+	case where != "" && mid == id:
+		return fmt.Errorf("it is in use (%s): unmount it first", where)
+	case where != "":
+		return fmt.Errorf("it is in use: the subvolume %s inside it is %s: unmount that first", ids[mid].path(), where)
+	}
+	writable, err := destroyNested(parent, sub, sub, tree)
+	if err != nil {
+		return fmt.Errorf("delete the subvolumes made inside it: %w", err)
+	}
 	if err := destroy(parent, name); err != nil {
-		if errors.Is(err, unix.ENOTEMPTY) {
-			return fmt.Errorf("btrfs subvolume delete %s: %w (the job made subvolumes inside its cache; delete them first: btrfs subvolume list -o %s)", s.path(name), err, s.path(name))
+		if writable {
+			setReadOnly(sub)
 		}
 		return fmt.Errorf("btrfs subvolume delete %s: %w", s.path(name), err)
 	}
@@ -514,19 +534,30 @@ func (s *Store) mounted(sub *os.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	_, where, err := s.mountOf(map[uint64]*subvol{id: nil})
+	return where, err
+}
+
+// mountOf finds a mount of any of the subvolumes ids, in any mount
+// namespace, and describes it; "" when there is none.
+func (s *Store) mountOf(ids map[uint64]*subvol) (uint64, string, error) {
 	lines, err := mountinfo.Read(filepath.Join(s.proc, "self", "mountinfo"))
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	dev, err := filesystemDev(lines, s.dir)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
-	where, err := mountedAnywhere(s.proc, dev, id)
+	set := make(map[uint64]bool, len(ids))
+	for id := range ids {
+		set[id] = true
+	}
+	id, where, err := mountedAnywhere(s.proc, dev, set)
 	if err != nil {
-		return "", fmt.Errorf("look for mounts of it: %w", err)
+		return 0, "", fmt.Errorf("look for mounts of it: %w", err)
 	}
-	return where, nil
+	return id, where, nil
 }
 
 var _ store.BusyChecker = (*Store)(nil)
