@@ -21,7 +21,7 @@
 //
 //	List      one scan of DIR (an lstat per entry) and of DIR/.rigplan, one read per sidecar
 //	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), then the sidecar
-//	Mount     a bind mount of DIR/NAME
+//	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
 //	SetState  the sidecar; sealing first sets the subvolume read-only
 //	Copy      syncfs of the mount, BTRFS_IOC_SNAP_CREATE_V2 (read-only), the sidecar
 //	Delete    a BTRFS_IOC_TREE_SEARCH per subvolume for those nested in it, a scan for mounts of
@@ -35,6 +35,19 @@
 // measures both side by side). Either way the kernel commits a
 // transaction per snapshot, a few milliseconds, whatever the origin
 // holds.
+//
+// # No privilege on the host
+//
+// A job's root writes files as uid 0 on disk (its mount is idmapped), so
+// a cache may hold setuid-root binaries and device nodes. Mount makes the
+// staging bind mount nosuid and nodev before it is attached (mount(2)
+// ignores those flags together with MS_BIND; open_tree, mount_setattr
+// and move_mount set them on a detached copy first), and the clones the
+// agent puts into machines keep them. The subvolumes themselves sit in
+// DIR, where no mount option protects them: New refuses a DIR that a
+// host user other than root may enter (owned by another user, x for
+// others, x for a group other than 0, or x for the group with an access
+// ACL), naming its mode and owner and the fix (chmod 0700 DIR).
 //
 // # Crash safety
 //

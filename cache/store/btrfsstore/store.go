@@ -20,8 +20,9 @@ import (
 // Config says where the store keeps its snapshots.
 type Config struct {
 	// Dir is a directory on btrfs that holds one subvolume per snapshot
-	// and the metadata directory .rigplan. It must exist; only the agent
-	// (root) should be able to enter it.
+	// and the metadata directory .rigplan. It must exist, owned by root,
+	// and no other user may enter it (mode 0700, or 0750 with group
+	// root): New refuses it otherwise.
 	Dir string
 	// Default is the path of the default subvolume, on the same btrfs
 	// filesystem as Dir (inside Dir or not). List reports it under its
@@ -93,6 +94,9 @@ func New(cfg Config) (*Store, error) {
 	if err := store.CheckName(name); err != nil {
 		return nil, fmt.Errorf("btrfs cache store: default subvolume %s: its base name is its name in the cache: %w", def, err)
 	}
+	if err := checkPrivate(dir); err != nil {
+		return nil, fmt.Errorf("btrfs cache store: %w", err)
+	}
 	if err := os.Mkdir(filepath.Join(dir, metaDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("btrfs cache store: %w", err)
 	}
@@ -101,6 +105,47 @@ func New(cfg Config) (*Store, error) {
 		proc = "/proc"
 	}
 	return &Store{dir: dir, defPath: def, defName: name, proc: proc}, nil
+}
+
+// checkPrivate refuses a snapshot directory that a host user other than
+// root can enter: the snapshots below it hold whatever the jobs wrote,
+// setuid-root binaries among them (root in a machine writes as uid 0 on
+// disk), and one reached through the directory runs as root on the host.
+// Only root, and root's group, may traverse it; an access ACL could
+// grant that to others behind a group bit, so a directory with both is
+// refused too.
+func checkPrivate(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("snapshot directory %s: %w", dir, err)
+	}
+	mode := st.Mode & 0o7777
+	what := fmt.Sprintf("snapshot directory %s (mode %04o, owner uid %d, group %d)", dir, mode, st.Uid, st.Gid)
+	const why = "the snapshots in it hold what the jobs wrote, setuid-root binaries among them, which a host user who can reach them runs as root"
+	fix := "chmod 0700 " + dir
+	var whom string
+	switch {
+	case st.Uid != 0:
+		whom = fmt.Sprintf("is owned by uid %d, not root", st.Uid)
+		fix = fmt.Sprintf("chown root:root %s && chmod 0700 %s", dir, dir)
+	case mode&0o001 != 0:
+		whom = "lets every user enter it"
+	case mode&0o010 != 0 && st.Gid != 0:
+		whom = fmt.Sprintf("lets group %d enter it", st.Gid)
+	case mode&0o010 != 0 && hasAccessACL(dir):
+		whom = "has an access ACL that may let other users enter it"
+		fix = fmt.Sprintf("setfacl -b %s && chmod 0700 %s", dir, dir)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%s %s: %s; make it root's alone: %s", what, whom, why, fix)
+}
+
+// hasAccessACL reports whether path has a POSIX access ACL beyond its
+// mode bits.
+func hasAccessACL(path string) bool {
+	n, err := unix.Getxattr(path, "system.posix_acl_access", nil)
+	return err == nil && n > 0
 }
 
 // isSubvolume checks that path is the root of a btrfs subvolume: a
@@ -336,7 +381,7 @@ func syncMounted(dir, path string) error {
 	return nil
 }
 
-// Mount bind-mounts the snapshot's subvolume at dir.
+// Mount bind-mounts the snapshot's subvolume at dir, nosuid and nodev.
 func (s *Store) Mount(ctx context.Context, name, dir string) error {
 	if name == s.defName {
 		return fmt.Errorf("mount %s: the agent mounts snapshots of the default subvolume, never the subvolume itself: %w", name, store.ErrDefault)
@@ -354,8 +399,34 @@ func (s *Store) Mount(ctx context.Context, name, dir string) error {
 		}
 		return fmt.Errorf("mount cache snapshot %s: %w", name, err)
 	}
-	if err := unix.Mount(src, dir, "", unix.MS_BIND, ""); err != nil {
+	if err := bindNoPrivilege(src, dir); err != nil {
 		return fmt.Errorf("mount cache snapshot %s at %s: %w", name, dir, err)
+	}
+	return nil
+}
+
+// bindNoPrivilege bind-mounts src at dir, nosuid and nodev from the
+// start: a setuid binary or a device node a job left in its cache is
+// inert on the host, and in every machine the agent clones the mount
+// into (a clone keeps the flags). mount(2) ignores MS_NOSUID and
+// MS_NODEV with MS_BIND and would need a remount after it, leaving a
+// moment with them off; open_tree(OPEN_TREE_CLONE) makes a detached copy
+// that mount_setattr sets before move_mount attaches it.
+func bindNoPrivilege(src, dir string) error {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		if errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("open_tree: %w: the cache agent needs Linux 5.12 or later (open_tree, mount_setattr, move_mount)", err)
+		}
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("mount_setattr nosuid,nodev: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
 }
