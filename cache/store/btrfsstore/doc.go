@@ -4,7 +4,8 @@
 // # Layout
 //
 //	DIR/NAME              one subvolume per snapshot
-//	DIR/.rigplan/NAME     its sidecar: JSON {version, state, created, machine, origin, annotations}
+//	DIR/.rigplan/NAME     its sidecar: JSON {version, state, created, machine, origin, annotations};
+//	                      mode 0400 once sealed, 0600 before
 //	DEFAULT               the default subvolume (any path on the same filesystem)
 //
 // The metadata lives outside the subvolume: xattrs on the subvolume's
@@ -20,9 +21,10 @@
 // No operation runs a command; each is a few system calls:
 //
 //	List      one scan of DIR (an lstat per entry) and of DIR/.rigplan, one read per sidecar
+//	          (and BTRFS_IOC_SUBVOL_GETFLAGS for a sealed one whose sidecar says otherwise)
 //	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), then the sidecar
 //	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
-//	SetState  the sidecar; sealing first sets the subvolume read-only
+//	SetState  the sidecar; sealing first marks it (chmod 0400) and sets the subvolume read-only
 //	Copy      syncfs of the mount, BTRFS_IOC_SNAP_CREATE_V2 (read-only), the sidecar
 //	Delete    a BTRFS_IOC_TREE_SEARCH per subvolume for those nested in it, a scan for mounts of
 //	          them in every mount namespace, BTRFS_IOC_SNAP_DESTROY_V2 per nested one, deepest
@@ -56,7 +58,39 @@
 // Copy make the subvolume first and write the sidecar after; Delete
 // removes the subvolume first and the sidecar after: at every point in
 // between, what is left is Pending. Temporary sidecars a crash leaves are
-// ignored by List and removed by Delete.
+// ignored by List and removed by Delete. A seal cut short after marking
+// the sidecar and before the subvolume is read-only has not happened:
+// the snapshot is still in use, and the agent seals it again.
+//
+// # A full filesystem
+//
+// A job can fill the filesystem through its cache (unless Quota bounds
+// it). btrfs then refuses every new data block, a sidecar's included,
+// yet still makes snapshots, changes flags and modes, and deletes
+// (deletion frees space and draws on btrfs's global reserve). So:
+//
+//   - Every operation that fails for lack of room (ENOSPC, or EDQUOT from
+//     a quota) returns a *store.FullError naming "btrfs filesystem at
+//     DIR" and its use read at that moment (errors.Is store.ErrFull).
+//   - Create and Copy, whose snapshot is made but whose sidecar finds no
+//     room, delete the snapshot again before they return the FullError:
+//     nothing is left for List to report.
+//   - SetState to in-use or pending needs room for the sidecar; without
+//     it, it fails with a FullError and changes nothing.
+//   - Sealing needs no room. The seal is the subvolume's read-only flag
+//     together with the sidecar's mode 0400, set (by a chmod, which needs
+//     no data block) just before the flag: the mode tells the agent's
+//     seal apart from a job that made its own cache read-only, which it
+//     may (it owns the subvolume's root) and may undo. SetState(Sealed)
+//     succeeds once both are set, even when the sidecar cannot be
+//     rewritten; List reports a read-only subvolume with a marked sidecar
+//     Sealed whatever the sidecar's text says, and New (the agent's
+//     start) rewrites such sidecars when there is room. List itself
+//     never writes.
+//   - Delete works on a full filesystem. btrfs gives the space back in
+//     the background, once its cleaner has dropped the subvolume (within
+//     the 30-second commit interval, then as long as the tree takes):
+//     Usage falls some moments after Delete returns, not at once.
 //
 // # Delete and mounts
 //

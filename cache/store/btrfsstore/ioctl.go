@@ -213,20 +213,22 @@ func treeSearch(f *os.File, key searchKey, fn func(objectID uint64, typ uint32, 
 	}
 }
 
-// setReadOnly makes the subvolume open as f read-only.
-func setReadOnly(f *os.File) error {
+// setReadOnly makes the subvolume open as f read-only, and reports
+// whether it was writable. Setting the flag commits a transaction, so it
+// is durable, with every change made before it, when the call returns.
+func setReadOnly(f *os.File) (bool, error) {
 	var flags uint64
 	if err := ioctl(f.Fd(), iocSubvolGetflags, unsafe.Pointer(&flags)); err != nil {
-		return fmt.Errorf("read subvolume flags: %w", err)
+		return false, fmt.Errorf("read subvolume flags: %w", err)
 	}
 	if flags&subvolRdonly != 0 {
-		return nil
+		return false, nil
 	}
 	flags |= subvolRdonly
 	if err := ioctl(f.Fd(), iocSubvolSetflags, unsafe.Pointer(&flags)); err != nil {
-		return fmt.Errorf("set subvolume read-only: %w", err)
+		return false, fmt.Errorf("set subvolume read-only: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // subvolumeID returns the ID of the subvolume open as f.

@@ -54,10 +54,9 @@ func (s *Store) List(ctx context.Context) ([]store.Snapshot, error) {
 		sn := store.Snapshot{Name: n, State: store.Pending}
 		if subvols[n] {
 			delete(subvols, n)
-			if b, err := os.ReadFile(filepath.Join(s.meta(), n)); err == nil {
-				if m, err := parseSidecar(b); err == nil {
-					sn = store.Snapshot{Name: n, Annotations: m.Annotations, Created: m.Created, State: m.State, Machine: m.Machine, Origin: m.Origin}
-				}
+			if m, mode, err := readSidecar(filepath.Join(s.meta(), n)); err == nil {
+				sn = toSnapshot(n, m)
+				sn.State = s.stateOf(n, m, mode)
 			}
 		}
 		snaps = append(snaps, sn)

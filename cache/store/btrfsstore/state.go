@@ -15,7 +15,11 @@ import (
 
 // SetState rewrites the snapshot's sidecar. Sealing also makes the
 // subvolume read-only, so that nothing changes a candidate origin, and
-// writes the sidecar durably.
+// needs no free space (see "Sealing" in the package doc): it succeeds
+// once the subvolume is read-only and its sidecar marked, even when the
+// sidecar cannot be rewritten for lack of room. Other states need room
+// for the sidecar; without it SetState returns a *store.FullError and
+// changes nothing.
 func (s *Store) SetState(ctx context.Context, name string, st store.State) error {
 	what := fmt.Sprintf("set the state of cache snapshot %s to %s", name, st)
 	if name == s.defName {
@@ -38,22 +42,101 @@ func (s *Store) SetState(ctx context.Context, name string, st store.State) error
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer sub.Close()
-	b, err := os.ReadFile(filepath.Join(s.meta(), name))
-	if err != nil {
+	m, _, err := readSidecar(filepath.Join(s.meta(), name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s: its metadata is missing (a create was interrupted; delete it): %w", what, err)
-	}
-	m, err := parseSidecar(b)
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("%s: its metadata is unreadable (delete it): %w", what, err)
 	}
 	if st == store.Sealed {
-		if err := setReadOnly(sub); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		if err := s.seal(sub, name); err != nil {
+			return fmt.Errorf("%s: %w", what, s.full(err))
 		}
 	}
 	m.State = st
 	if err := writeSidecar(s.meta(), name, m, st == store.Sealed); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		if st == store.Sealed && noRoom(err) {
+			return nil // sealed all the same; New rewrites the sidecar
+		}
+		return fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	return nil
+}
+
+// sealedMode is the mode of a sealed snapshot's sidecar. Sealing sets it
+// on the sidecar before it makes the subvolume read-only: the mark is
+// the agent's, in a directory only root can reach, while a job can make
+// its own subvolume read-only (it owns the subvolume's root) and writable
+// again. A chmod needs no free space, a new sidecar does.
+const sealedMode = 0o400
+
+// seal marks the snapshot's sidecar and makes its subvolume, open as
+// sub, read-only. Setting the flag commits a transaction, which makes
+// the mark durable too; when the subvolume was read-only already (an
+// earlier seal, or the job's doing), the sidecar is fsynced instead.
+func (s *Store) seal(sub *os.File, name string) error {
+	path := filepath.Join(s.meta(), name)
+	if err := os.Chmod(path, sealedMode); err != nil {
+		return fmt.Errorf("mark its metadata sealed: %w", err)
+	}
+	changed, err := setReadOnly(sub)
+	if err != nil || changed {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("mark its metadata sealed: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("mark its metadata sealed: %w", err)
+	}
+	return nil
+}
+
+// stateOf returns the state of snapshot name from its sidecar m, whose
+// mode is mode: that of m, except that a marked sidecar (sealedMode)
+// whose subvolume is read-only was sealed, whatever m says (the seal
+// found no room to rewrite it).
+func (s *Store) stateOf(name string, m sidecar, mode fs.FileMode) store.State {
+	if m.State == store.Sealed || mode.Perm()&0o200 != 0 {
+		return m.State
+	}
+	f, err := os.OpenFile(s.path(name), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return m.State
+	}
+	defer f.Close()
+	if ro, err := readOnly(f); err == nil && ro {
+		return store.Sealed
+	}
+	return m.State
+}
+
+// rewriteSeals rewrites, when there is room, the sidecars of snapshots
+// that were sealed when there was none, so that they say sealed again
+// (List reports them sealed either way). New calls it: a start of the
+// agent is rare, and List stays free of writes. What still finds no room
+// waits for the next start.
+func (s *Store) rewriteSeals() {
+	entries, err := os.ReadDir(s.meta())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if store.CheckName(n) != nil || n == s.defName {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.Mode().Perm()&0o200 != 0 {
+			continue // not marked: nothing to rewrite
+		}
+		m, mode, err := readSidecar(filepath.Join(s.meta(), n))
+		if err != nil || m.State == store.Sealed || s.stateOf(n, m, mode) != store.Sealed {
+			continue
+		}
+		m.State = store.Sealed
+		writeSidecar(s.meta(), n, m, true)
+	}
 }

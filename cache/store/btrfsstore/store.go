@@ -100,7 +100,9 @@ func New(cfg Config) (*Store, error) {
 	if proc == "" {
 		proc = "/proc"
 	}
-	return &Store{dir: dir, defPath: def, defName: name, proc: proc}, nil
+	s := &Store{dir: dir, defPath: def, defName: name, proc: proc}
+	s.rewriteSeals()
+	return s, nil
 }
 
 // checkPrivate refuses a snapshot directory that a host user other than
@@ -186,7 +188,9 @@ func (s *Store) checkNew(name string) error {
 
 // Create snapshots origin with one ioctl (no fork), then writes the
 // Pending sidecar. A crash between the two leaves a subvolume without a
-// sidecar, which List reports Pending.
+// sidecar, which List reports Pending. When the sidecar finds no room,
+// the snapshot is deleted again (deleting needs no room) and Create
+// returns a *store.FullError: nothing is left behind.
 func (s *Store) Create(ctx context.Context, origin, name, machine string, annotations []string) (store.Snapshot, error) {
 	what := fmt.Sprintf("create cache snapshot %s of %s", name, origin)
 	if err := s.checkNew(name); err != nil {
@@ -201,12 +205,28 @@ func (s *Store) Create(ctx context.Context, origin, name, machine string, annota
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := s.snapshot(ctx, src, name, false); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	if err := writeSidecar(s.meta(), name, m, false); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: write its metadata (the snapshot is left Pending): %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(name, fmt.Errorf("write its metadata: %w", err)))
 	}
 	return toSnapshot(name, m), nil
+}
+
+// unmake deletes the subvolume a Create or Copy just made, after cause
+// stopped it, and returns cause (a *store.FullError when it is a lack of
+// room). Should the deletion fail too, the subvolume stays without a
+// sidecar, which List reports Pending, and the error says so.
+func (s *Store) unmake(name string, cause error) error {
+	parent, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil {
+		err = destroy(parent, name)
+		parent.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w (the half-made snapshot is left Pending, to be deleted: %v)", s.full(cause), err)
+	}
+	return s.full(cause)
 }
 
 func toSnapshot(name string, m sidecar) store.Snapshot {
@@ -245,7 +265,8 @@ func (s *Store) snapshot(ctx context.Context, src, name string, readOnly bool) e
 // mount) and makes a read-only snapshot of it, then writes the sealed
 // sidecar durably. btrfs itself flushes the source's dirty data into the
 // snapshot; syncfs first keeps that flush, done inside the snapshot's
-// transaction, short.
+// transaction, short. Like Create, it deletes the copy again when the
+// sidecar finds no room, and returns a *store.FullError.
 func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, annotations []string) (store.Snapshot, error) {
 	what := fmt.Sprintf("save cache snapshot %s as %s", name, newName)
 	if name == s.defName {
@@ -262,13 +283,13 @@ func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, an
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := syncMounted(dir, s.path(name)); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	if err := s.snapshot(ctx, s.path(name), newName, true); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	if err := writeSidecar(s.meta(), newName, m, true); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: write its metadata (the copy is left Pending): %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(newName, fmt.Errorf("write its metadata: %w", err)))
 	}
 	return toSnapshot(newName, m), nil
 }

@@ -2,6 +2,7 @@ package btrfsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -36,4 +37,23 @@ func usageOf(st unix.Statfs_t) store.Usage {
 		u.DataPercent = float64(used) / float64(used+avail) * 100
 	}
 	return u
+}
+
+// noRoom reports whether err is the filesystem (or a quota) refusing room.
+func noRoom(err error) bool {
+	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
+}
+
+// full returns err, or, when it says there is no room, a *store.FullError
+// naming the filesystem and carrying its use read now, so that the agent
+// can tell a job the store is full instead of that it failed.
+func (s *Store) full(err error) error {
+	if err == nil || !noRoom(err) {
+		return err
+	}
+	fe := &store.FullError{Store: "btrfs filesystem at " + s.dir, Err: err}
+	if u, uerr := s.Usage(context.Background()); uerr == nil {
+		fe.Usage = &u
+	}
+	return fe
 }
