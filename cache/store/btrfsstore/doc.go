@@ -21,8 +21,10 @@
 // No operation runs a command; each is a few system calls:
 //
 //	List      one scan of DIR (an lstat per entry) and of DIR/.rigplan, one read per sidecar
-//	          (and BTRFS_IOC_SUBVOL_GETFLAGS for a sealed one whose sidecar says otherwise)
-//	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), then the sidecar
+//	          (and BTRFS_IOC_SUBVOL_GETFLAGS for a sealed one whose sidecar says otherwise);
+//	          with quotas on, BTRFS_IOC_QUOTA_RESCAN_STATUS and two BTRFS_IOC_TREE_SEARCH
+//	          (the quota tree, DIR's ROOT_REF items) for every snapshot's Size
+//	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), BTRFS_IOC_QGROUP_LIMIT, then the sidecar
 //	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
 //	SetState  the sidecar; sealing first marks it (chmod 0400) and sets the subvolume read-only
 //	Copy      syncfs of the mount, BTRFS_IOC_SNAP_CREATE_V2 (read-only), the sidecar
@@ -119,6 +121,46 @@
 // job made read-only) is made writable first, and read-only again if a
 // deletion fails. It is opened one directory at a time, following no
 // symlink, so that no depth of directories a job made defeats it.
+//
+// # Quotas
+//
+// With btrfs quotas (qgroups) on, btrfs counts per subvolume the bytes it
+// holds exclusively: shared with no other subvolume. List reports that
+// counter as each snapshot's Size (the default subvolume's too), read in
+// one search of the quota tree for all of them; it is 0 (not known) when
+// quotas are off, while a rescan runs, and when btrfs marks the counters
+// inconsistent. The counters move when btrfs commits a transaction
+// (every 30 seconds, or at a sync), so a job's latest writes show late.
+// A snapshot's exclusive bytes also grow without a write when a snapshot
+// sharing its data is deleted: a job's snapshot holds its origin's cache
+// alone once retention deletes the origin.
+//
+// Config.Quota bounds each new writable snapshot's exclusive bytes
+// (BTRFS_QGROUP_LIMIT_MAX_EXCL on its qgroup, set by Create before the
+// snapshot is returned): a job writing more gets EDQUOT inside its
+// machine, and one job cannot fill the filesystem. New enables quotas
+// (full accounting) when the Quota is set and they are off, and waits for
+// the rescan btrfs then starts, since counters short of the data already
+// there would loosen every limit; enabling on a filesystem that holds
+// much can make that first start take a while. Snapshots made before
+// quotas were on keep no limit. The limit is on exclusive bytes, which
+// grow when an origin is deleted (above): a Quota smaller than a cache
+// plus what a job writes makes that job's writes fail once retention
+// deletes its origin. btrfs copies a subvolume's limits onto its
+// snapshots: Copy's sealed copy and a sealed snapshot keep the limit,
+// which bounds nothing on a read-only subvolume; each Create sets its own
+// (or, with Quota 0 and quotas on, lifts the one it copied). Quotas cost
+// btrfs some speed on every write (btrfs-quota(8)); the store enables
+// them only for a Quota.
+//
+// What the limit does not bound: a subvolume a job creates inside its
+// cache is a qgroup of its own, with no limit (full accounting puts a new
+// subvolume in no parent qgroup), and a snapshot a job makes of its
+// cache inside it gets a limit of its own. A job that makes them before
+// it reaches its Quota can write past it; the filesystem may then fill,
+// which the store survives (above), and Delete removes them with the
+// snapshot. Only simple quotas (Linux 6.7) put a new subvolume into its
+// parent's qgroups by themselves.
 //
 // # Usage
 //

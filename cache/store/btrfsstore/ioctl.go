@@ -21,6 +21,10 @@ const (
 	iocSubvolGetflags = 0x80089419 // _IOR(0x94, 25, __u64)
 	iocSubvolSetflags = 0x4008941a // _IOW(0x94, 26, __u64)
 	iocFsInfo         = 0x8400941f // _IOR(0x94, 31, struct btrfs_ioctl_fs_info_args)
+	iocQuotaCtl       = 0xc0109428 // _IOWR(0x94, 40, struct btrfs_ioctl_quota_ctl_args)
+	iocQgroupLimit    = 0x8030942b // _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args): _IOR, as the kernel has it
+	iocRescanStatus   = 0x8040942d // _IOR(0x94, 45, struct btrfs_ioctl_quota_rescan_args)
+	iocRescanWait     = 0x0000942e // _IO(0x94, 46)
 	iocSnapDestroyV2  = 0x5000943f // _IOW(0x94, 63, struct btrfs_ioctl_vol_args_v2)
 
 	subvolRdonly   = 1 << 1 // BTRFS_SUBVOL_RDONLY
@@ -29,10 +33,38 @@ const (
 	firstFreeObjectID = 256 // BTRFS_FIRST_FREE_OBJECTID: the root directory of every subvolume
 
 	// Trees and item types (btrfs_tree.h) the store searches.
-	rootTreeObjectID = 1   // BTRFS_ROOT_TREE_OBJECTID: one item set per subvolume
-	inodeRefKey      = 12  // BTRFS_INODE_REF_KEY: (inode, INODE_REF, parent directory) → name
-	rootRefKey       = 156 // BTRFS_ROOT_REF_KEY: (subvolume, ROOT_REF, child subvolume) → directory, name
+	rootTreeObjectID  = 1   // BTRFS_ROOT_TREE_OBJECTID: one item set per subvolume
+	quotaTreeObjectID = 8   // BTRFS_QUOTA_TREE_OBJECTID: the qgroups, when quotas are on
+	inodeRefKey       = 12  // BTRFS_INODE_REF_KEY: (inode, INODE_REF, parent directory) → name
+	rootRefKey        = 156 // BTRFS_ROOT_REF_KEY: (subvolume, ROOT_REF, child subvolume) → directory, name
+	qgroupStatusKey   = 240 // BTRFS_QGROUP_STATUS_KEY: (0, QGROUP_STATUS, 0) → version, generation, flags
+	qgroupInfoKey     = 242 // BTRFS_QGROUP_INFO_KEY: (0, QGROUP_INFO, qgroup id) → the counters
+
+	quotaCtlEnable        = 1      // BTRFS_QUOTA_CTL_ENABLE: full accounting
+	qgroupLimitMaxExcl    = 1 << 1 // BTRFS_QGROUP_LIMIT_MAX_EXCL
+	qgroupStatusRescan    = 1 << 1 // BTRFS_QGROUP_STATUS_FLAG_RESCAN
+	qgroupStatusInconsist = 1 << 2 // BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT
+	qgroupLimitClearValue = math.MaxUint64
 )
+
+// quotaCtlArgs is struct btrfs_ioctl_quota_ctl_args (16 bytes).
+type quotaCtlArgs struct {
+	cmd, status uint64
+}
+
+// qgroupLimitArgs is struct btrfs_ioctl_qgroup_limit_args (48 bytes):
+// a qgroup id (0: the subvolume of the descriptor) and a struct
+// btrfs_qgroup_limit.
+type qgroupLimitArgs struct {
+	qgroupID                      uint64
+	flags, maxRfer, maxExcl, _, _ uint64
+}
+
+// rescanArgs is struct btrfs_ioctl_quota_rescan_args (64 bytes).
+type rescanArgs struct {
+	flags, progress uint64
+	_               [6]uint64
+}
 
 // volArgs is struct btrfs_ioctl_vol_args (4096 bytes).
 type volArgs struct {

@@ -18,7 +18,9 @@ import (
 // from anything else) and the metadata directory once, and reads one
 // sidecar per snapshot. A subvolume without a readable sidecar, or a
 // sidecar without its subvolume, is reported Pending: a create, copy or
-// delete was interrupted there.
+// delete was interrupted there. With btrfs quotas on, each snapshot's
+// Size is its exclusive bytes as of the last transaction commit (two
+// tree searches for all of them; see sizes).
 func (s *Store) List(ctx context.Context) ([]store.Snapshot, error) {
 	var dst unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, s.defPath, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &dst); err != nil {
@@ -72,6 +74,14 @@ func (s *Store) List(ctx context.Context) ([]store.Snapshot, error) {
 		if !present[snaps[i].Origin] {
 			snaps[i].Origin = ""
 		}
+	}
+	sizes, err := s.sizes()
+	if err != nil {
+		return nil, fmt.Errorf("list cache snapshots: their sizes: %w", err)
+	}
+	out[0].Size = sizes[s.defName]
+	for i := range snaps {
+		snaps[i].Size = sizes[snaps[i].Name]
 	}
 	slices.SortFunc(snaps, func(a, b store.Snapshot) int {
 		if c := a.Created.Compare(b.Created); c != 0 {

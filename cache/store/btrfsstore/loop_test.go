@@ -52,10 +52,11 @@ func needBtrfs(t testing.TB) {
 }
 
 // loopBtrfs makes a btrfs filesystem of size bytes in a sparse file on a
-// loop device, mounts it and returns the mount point. Everything is undone
+// loop device, mounts it (with mount options opts, if any) and returns
+// the mount point. Everything is undone
 // when the test ends, whether it passed or not: mounts below the mount
 // point first, then the filesystem, then the loop device.
-func loopBtrfs(t testing.TB, size int64) string {
+func loopBtrfs(t testing.TB, size int64, opts ...string) string {
 	t.Helper()
 	needBtrfs(t)
 	img := filepath.Join(t.TempDir(), "btrfs.img")
@@ -71,7 +72,7 @@ func loopBtrfs(t testing.TB, size int64) string {
 	dev := strings.TrimSpace(sh(t, "losetup", "--find", "--show", img))
 	t.Cleanup(func() { sh(t, "losetup", "--detach", dev) })
 	mnt := t.TempDir()
-	if err := unix.Mount(dev, mnt, "btrfs", 0, ""); err != nil {
+	if err := unix.Mount(dev, mnt, "btrfs", 0, strings.Join(opts, ",")); err != nil {
 		t.Fatalf("mount %s: %v", dev, err)
 	}
 	t.Cleanup(func() {
@@ -115,7 +116,14 @@ func mountsUnder(t testing.TB, dir string) []string {
 // storetest.DefaultFile, and a store over its directory "snaps".
 func newStore(t testing.TB, size int64) (*Store, string) {
 	t.Helper()
-	mnt := loopBtrfs(t, size)
+	return newStoreWith(t, size, Config{})
+}
+
+// newStoreWith is newStore with more of the store's configuration (cfg's
+// Dir and Default are set here) and mount options for the filesystem.
+func newStoreWith(t testing.TB, size int64, cfg Config, opts ...string) (*Store, string) {
+	t.Helper()
+	mnt := loopBtrfs(t, size, opts...)
 	def := filepath.Join(mnt, "default")
 	sh(t, "btrfs", "subvolume", "create", def)
 	if err := os.WriteFile(filepath.Join(def, storetest.DefaultFile), []byte(storetest.DefaultContent), 0o644); err != nil {
@@ -125,7 +133,8 @@ func newStore(t testing.TB, size int64) (*Store, string) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Dir: dir, Default: def})
+	cfg.Dir, cfg.Default = dir, def
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

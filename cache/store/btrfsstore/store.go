@@ -27,6 +27,13 @@ type Config struct {
 	// Proc is where procfs is mounted; "" means /proc. Delete reads the
 	// mount namespaces of every process there.
 	Proc string
+	// Quota bounds the bytes each new writable snapshot may hold
+	// exclusively (written by its job rather than shared with its origin
+	// or other snapshots), so that one job cannot fill the filesystem: a
+	// write past it fails with EDQUOT inside the machine. 0 sets no
+	// bound. New enables btrfs quotas (qgroups) on the filesystem when
+	// Quota is set and they are off. See "Quotas" in the package doc.
+	Quota int64
 }
 
 // Store keeps cache snapshots as btrfs subvolume snapshots. See the
@@ -36,6 +43,7 @@ type Store struct {
 	defPath string
 	defName string
 	proc    string
+	quota   int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -93,6 +101,14 @@ func New(cfg Config) (*Store, error) {
 	if err := checkPrivate(dir); err != nil {
 		return nil, fmt.Errorf("btrfs cache store: %w", err)
 	}
+	if cfg.Quota < 0 {
+		return nil, fmt.Errorf("btrfs cache store: quota %d: want a number of bytes, or 0 for none", cfg.Quota)
+	}
+	if cfg.Quota > 0 {
+		if err := ensureQuotas(dir); err != nil {
+			return nil, fmt.Errorf("btrfs cache store: a quota of %d bytes per snapshot needs btrfs quotas on the filesystem of %s: %w", cfg.Quota, dir, err)
+		}
+	}
 	if err := os.Mkdir(filepath.Join(dir, metaDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("btrfs cache store: %w", err)
 	}
@@ -100,7 +116,7 @@ func New(cfg Config) (*Store, error) {
 	if proc == "" {
 		proc = "/proc"
 	}
-	s := &Store{dir: dir, defPath: def, defName: name, proc: proc}
+	s := &Store{dir: dir, defPath: def, defName: name, proc: proc, quota: cfg.Quota}
 	s.rewriteSeals()
 	return s, nil
 }
@@ -186,8 +202,9 @@ func (s *Store) checkNew(name string) error {
 	return nil
 }
 
-// Create snapshots origin with one ioctl (no fork), then writes the
-// Pending sidecar. A crash between the two leaves a subvolume without a
+// Create snapshots origin with one ioctl (no fork), limits the
+// snapshot's exclusive bytes (Config.Quota), then writes the Pending
+// sidecar. A crash between the two leaves a subvolume without a
 // sidecar, which List reports Pending. When the sidecar finds no room,
 // the snapshot is deleted again (deleting needs no room) and Create
 // returns a *store.FullError: nothing is left behind.
@@ -206,6 +223,9 @@ func (s *Store) Create(ctx context.Context, origin, name, machine string, annota
 	}
 	if err := s.snapshot(ctx, src, name, false); err != nil {
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
+	}
+	if err := s.limit(name); err != nil {
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(name, err))
 	}
 	if err := writeSidecar(s.meta(), name, m, false); err != nil {
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(name, fmt.Errorf("write its metadata: %w", err)))
