@@ -115,3 +115,28 @@ func TestQuotaBoundsEachJob(t *testing.T) {
 		t.Errorf("the copy is listed %+v", got)
 	}
 }
+
+// btrfs copies a subvolume's limits onto its snapshots. A store whose
+// Quota was lifted (the agent restarted with none) lifts the limit a new
+// snapshot copied from an origin made under the old one.
+func TestNoQuotaLiftsACopiedLimit(t *testing.T) {
+	const quota = 16 * mib
+	s, _ := newStoreWith(t, 512*mib, Config{Quota: quota})
+	if _, err := s.Create(bg, "default", "job", "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetState(bg, "job", store.Sealed); err != nil {
+		t.Fatal(err)
+	}
+	unbounded, err := New(Config{Dir: s.dir, Default: s.defPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unbounded.Create(bg, "job", "next", "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := jobMount(t, unbounded, "next")
+	if err := jobWrites(t, dir, "big", 2*quota/mib); err != nil {
+		t.Errorf("a job of a store without a quota could not write twice the old quota: %v", err)
+	}
+}
