@@ -14,10 +14,11 @@ import (
 	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
-// Delete removes a snapshot's subvolume, then its sidecar (a crash between
-// leaves a sidecar alone, which List reports Pending). It refuses a
-// subvolume mounted in any mount namespace: btrfs would delete it and
-// leave the mount empty.
+// Delete removes a snapshot's subvolume, with every subvolume its job
+// made inside it, then its sidecar (a crash between leaves a sidecar
+// alone, which List reports Pending). It refuses while any of those
+// subvolumes is mounted in any mount namespace: btrfs would delete it
+// and leave the mount empty. It needs no free space.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	if name == s.defName {
 		return fmt.Errorf("delete %s: %w", name, store.ErrDefault)
@@ -89,7 +90,7 @@ func (s *Store) deleteSubvolume(sub *os.File, name string) error {
 	case where != "":
 		return fmt.Errorf("it is in use: the subvolume %s inside it is %s: unmount that first", ids[mid].path(), where)
 	}
-	writable, err := destroyNested(parent, sub, sub, tree)
+	writable, err := destroyNested(parent, sub, tree)
 	if err != nil {
 		return fmt.Errorf("delete the subvolumes made inside it: %w", err)
 	}

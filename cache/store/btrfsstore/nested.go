@@ -21,20 +21,26 @@ import (
 
 // subvol is a subvolume nested in a snapshot, with those nested in it.
 type subvol struct {
-	id uint64
-	// names leads from the snapshot's root to this subvolume's root,
-	// a directory per element: opened one at a time, so that no path
-	// a job made deep enough can exceed PATH_MAX.
-	names    []string
+	id     uint64
+	parent *subvol // nil for the snapshot itself
+	// rel leads from the parent's root to this subvolume's root, a
+	// directory per element: opened one at a time from the parent's, so
+	// that no path a job made deep enough can exceed PATH_MAX, and no
+	// depth of nesting costs more than one walk.
+	rel      []string
 	children []*subvol
 }
 
 // path renders the subvolume's place in the snapshot for messages.
 func (v *subvol) path() string {
-	if len(v.names) == 0 {
+	var parts []string
+	for ; v.parent != nil; v = v.parent {
+		parts = append(slices.Clone(v.rel), parts...)
+	}
+	if len(parts) == 0 {
 		return "."
 	}
-	return strings.Join(v.names, "/")
+	return strings.Join(parts, "/")
 }
 
 // each calls fn for v and every subvolume nested in it, parents first.
@@ -51,6 +57,7 @@ func nestedSubvolumes(fsDir *os.File, id uint64) (*subvol, error) {
 	top := &subvol{id: id}
 	queue := []*subvol{top}
 	seen := map[uint64]bool{id: true}
+	dirs := &dirIndex{fsDir: fsDir, refs: map[[2]uint64]dirRef{}}
 	for len(queue) > 0 {
 		parent := queue[0]
 		queue = queue[1:]
@@ -63,11 +70,11 @@ func nestedSubvolumes(fsDir *os.File, id uint64) (*subvol, error) {
 				return nil, fmt.Errorf("subvolume %d is listed twice inside %d", r.id, id)
 			}
 			seen[r.id] = true
-			dir, err := dirNames(fsDir, parent.id, r.dirID)
+			dir, err := dirs.names(parent.id, r.dirID)
 			if err != nil {
 				return nil, fmt.Errorf("find subvolume %d inside %s: %w", r.id, parent.path(), err)
 			}
-			c := &subvol{id: r.id, names: slices.Concat(parent.names, dir, []string{r.name})}
+			c := &subvol{id: r.id, parent: parent, rel: append(dir, r.name)}
 			parent.children = append(parent.children, c)
 			queue = append(queue, c)
 		}
@@ -110,54 +117,85 @@ func childRefs(fsDir *os.File, parent uint64) ([]rootRef, error) {
 	return refs, err
 }
 
-// dirNames returns the names leading from the root of subvolume tree to
-// its directory dirID, from the directories' INODE_REF items (a
-// directory has exactly one).
-func dirNames(fsDir *os.File, tree, dirID uint64) ([]string, error) {
+// dirRef is a directory's entry in its parent directory.
+type dirRef struct {
+	parent uint64
+	name   string
+}
+
+// dirIndex finds the names leading from a subvolume's root to one of its
+// directories, from the directories' INODE_REF items (a directory has
+// exactly one). It remembers every directory it looked up, so that many
+// subvolumes in one deep directory cost one walk up, not one each.
+type dirIndex struct {
+	fsDir *os.File
+	refs  map[[2]uint64]dirRef // by subvolume id and inode number
+}
+
+// names returns the names leading from the root of subvolume tree to its
+// directory dirID.
+func (x *dirIndex) names(tree, dirID uint64) ([]string, error) {
 	var names []string
-	for dirID != firstFreeObjectID {
-		key := searchKey{
-			treeID:      tree,
-			minObjectID: dirID, maxObjectID: dirID,
-			minType: inodeRefKey, maxType: inodeRefKey,
-			maxOffset: math.MaxUint64, maxTransID: math.MaxUint64,
+	for steps := 0; dirID != firstFreeObjectID; steps++ {
+		if steps > 1<<20 {
+			return nil, fmt.Errorf("directory %d of subvolume %d is deeper than a million directories", dirID, tree)
 		}
-		var parent uint64
-		var name string
-		err := treeSearch(fsDir, key, func(objectID uint64, typ uint32, offset uint64, item []byte) error {
-			if objectID != dirID || typ != inodeRefKey || name != "" {
-				return nil
+		r, ok := x.refs[[2]uint64{tree, dirID}]
+		if !ok {
+			var err error
+			if r, err = inodeRef(x.fsDir, tree, dirID); err != nil {
+				return nil, err
 			}
-			// struct btrfs_inode_ref: index, name_len, then the name.
-			if len(item) < 10 {
-				return fmt.Errorf("an inode ref of %d bytes", len(item))
-			}
-			n := int(binary.LittleEndian.Uint16(item[8:]))
-			if len(item) < 10+n || n == 0 {
-				return fmt.Errorf("an inode ref cut short")
-			}
-			parent, name = offset, string(item[10:10+n])
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			x.refs[[2]uint64{tree, dirID}] = r
 		}
-		if name == "" {
-			return nil, fmt.Errorf("directory %d of subvolume %d has no name", dirID, tree)
-		}
-		names = append(names, name)
-		dirID = parent
+		names = append(names, r.name)
+		dirID = r.parent
 	}
 	slices.Reverse(names)
 	return names, nil
 }
 
-// openNested opens the root of subvolume v, nested in the snapshot
-// whose root is open as top, one directory at a time, following no
-// symlink.
-func openNested(top *os.File, v *subvol) (*os.File, error) {
-	fd := int(top.Fd())
-	for i, n := range v.names {
+// inodeRef reads directory dirID's INODE_REF item in subvolume tree.
+func inodeRef(fsDir *os.File, tree, dirID uint64) (dirRef, error) {
+	key := searchKey{
+		treeID:      tree,
+		minObjectID: dirID, maxObjectID: dirID,
+		minType: inodeRefKey, maxType: inodeRefKey,
+		maxOffset: math.MaxUint64, maxTransID: math.MaxUint64,
+	}
+	var r dirRef
+	err := treeSearch(fsDir, key, func(objectID uint64, typ uint32, offset uint64, item []byte) error {
+		if objectID != dirID || typ != inodeRefKey || r.name != "" {
+			return nil
+		}
+		// struct btrfs_inode_ref: index, name_len, then the name.
+		if len(item) < 10 {
+			return fmt.Errorf("an inode ref of %d bytes", len(item))
+		}
+		n := int(binary.LittleEndian.Uint16(item[8:]))
+		if len(item) < 10+n || n == 0 {
+			return fmt.Errorf("an inode ref cut short")
+		}
+		r = dirRef{parent: offset, name: string(item[10 : 10+n])}
+		return nil
+	})
+	if err != nil {
+		return dirRef{}, err
+	}
+	if r.name == "" {
+		return dirRef{}, fmt.Errorf("directory %d of subvolume %d has no name", dirID, tree)
+	}
+	return r, nil
+}
+
+// openNested opens the root of subvolume v from its parent's root, open
+// as parent, one directory at a time, following no symlink.
+func openNested(parent *os.File, v *subvol) (*os.File, error) {
+	if len(v.rel) == 0 {
+		return nil, errors.New("open a nested subvolume: no path")
+	}
+	fd := int(parent.Fd())
+	for i, n := range v.rel {
 		next, err := unix.Openat(fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if i > 0 {
 			unix.Close(fd)
@@ -167,19 +205,16 @@ func openNested(top *os.File, v *subvol) (*os.File, error) {
 		}
 		fd = next
 	}
-	if len(v.names) == 0 {
-		return nil, errors.New("open a nested subvolume: no path")
-	}
 	return os.NewFile(uintptr(fd), v.path()), nil
 }
 
 // destroyNested deletes every subvolume nested in v, deepest first,
-// leaving v itself, whose root is open as root; top is the snapshot's
-// root. The entries of a read-only subvolume cannot change, so a
-// read-only parent is made writable first; should a deletion fail, it is
-// made read-only again, so that a sealed snapshot never stays writable.
-// It reports whether it made v writable.
-func destroyNested(fsDir, top, root *os.File, v *subvol) (writable bool, err error) {
+// leaving v itself, whose root is open as root. The entries of a
+// read-only subvolume cannot change, so a read-only parent is made
+// writable first; should a deletion fail, it is made read-only again, so
+// that a sealed snapshot never stays writable. It reports whether it
+// made v writable.
+func destroyNested(fsDir, root *os.File, v *subvol) (writable bool, err error) {
 	if len(v.children) == 0 {
 		return false, nil
 	}
@@ -198,23 +233,24 @@ func destroyNested(fsDir, top, root *os.File, v *subvol) (writable bool, err err
 		}()
 	}
 	for _, c := range v.children {
-		if err := destroyTree(fsDir, top, c); err != nil {
+		if err := destroyTree(fsDir, root, c); err != nil {
 			return false, err
 		}
 	}
 	return ro, nil
 }
 
-// destroyTree deletes nested subvolume v and everything in it.
-func destroyTree(fsDir, top *os.File, v *subvol) (err error) {
+// destroyTree deletes nested subvolume v and everything in it; its
+// parent's root is open as parent.
+func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
 	if len(v.children) > 0 {
 		var f *os.File
-		if f, err = openNested(top, v); err != nil {
+		if f, err = openNested(parent, v); err != nil {
 			return err
 		}
 		defer f.Close()
 		var writable bool
-		if writable, err = destroyNested(fsDir, top, f, v); err != nil {
+		if writable, err = destroyNested(fsDir, f, v); err != nil {
 			return err
 		}
 		if writable {
