@@ -26,7 +26,7 @@
 //	          (the quota tree, DIR's ROOT_REF items) for every snapshot's Size
 //	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), BTRFS_IOC_QGROUP_LIMIT, then the sidecar
 //	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
-//	SetState  the sidecar; sealing first marks it (chmod 0400) and sets the subvolume read-only
+//	SetState  the sidecar; sealing first sets the subvolume read-only
 //	Copy      syncfs of the mount, BTRFS_IOC_SNAP_CREATE_V2 (read-only), the sidecar
 //	Delete    a BTRFS_IOC_TREE_SEARCH per subvolume for those nested in it, a scan for mounts of
 //	          them in every mount namespace, BTRFS_IOC_SNAP_DESTROY_V2 per nested one, deepest
@@ -60,9 +60,10 @@
 // Copy make the subvolume first and write the sidecar after; Delete
 // removes the subvolume first and the sidecar after: at every point in
 // between, what is left is Pending. Temporary sidecars a crash leaves are
-// ignored by List and removed by Delete. A seal cut short after marking
-// the sidecar and before the subvolume is read-only has not happened:
-// the snapshot is still in use, and the agent seals it again.
+// ignored by List and removed by Delete. A seal cut short after the
+// subvolume is read-only and before its sidecar says sealed (or is
+// marked) has not happened: the snapshot is still in use, and the agent
+// seals it again.
 //
 // # A full filesystem
 //
@@ -79,16 +80,16 @@
 //     nothing is left for List to report.
 //   - SetState to in-use or pending needs room for the sidecar; without
 //     it, it fails with a FullError and changes nothing.
-//   - Sealing needs no room. The seal is the subvolume's read-only flag
-//     together with the sidecar's mode 0400, set (by a chmod, which needs
-//     no data block) just before the flag: the mode tells the agent's
-//     seal apart from a job that made its own cache read-only, which it
-//     may (it owns the subvolume's root) and may undo. SetState(Sealed)
-//     succeeds once both are set, even when the sidecar cannot be
-//     rewritten; List reports a read-only subvolume with a marked sidecar
-//     Sealed whatever the sidecar's text says, and New (the agent's
-//     start) rewrites such sidecars when there is room. List itself
-//     never writes.
+//   - Sealing needs no room. It makes the subvolume read-only (the
+//     flag needs no data block), then writes the sealed sidecar; when
+//     that finds no room, it marks the old sidecar instead, with mode
+//     0400 (a chmod needs no data block either), and succeeds. A
+//     read-only subvolume whose sidecar is marked is sealed: List reports
+//     it Sealed whatever the sidecar's text says, and New (the agent's
+//     start) rewrites such sidecars when there is room; List itself never
+//     writes. The read-only flag alone is no seal: a job may make its own
+//     cache read-only (it owns the subvolume's root) and writable again,
+//     and its snapshot stays in use.
 //   - Delete works on a full filesystem. btrfs gives the space back in
 //     the background, once its cleaner has dropped the subvolume (within
 //     the 30-second commit interval, then as long as the tree takes):

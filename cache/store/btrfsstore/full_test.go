@@ -206,10 +206,11 @@ func TestJobCannotSealItsOwnSnapshot(t *testing.T) {
 	}
 }
 
-// A seal cut short after it marked the sidecar, before the subvolume
-// was read-only, has not sealed: the snapshot is still in use, and the
-// next SetState seals it.
-func TestInterruptedSealIsNoSeal(t *testing.T) {
+// Only a marked sidecar and a read-only subvolume together are a seal:
+// a marked sidecar of a writable subvolume (an operator's chmod, a
+// sidecar copied about) leaves the snapshot in use, and SetState seals
+// it.
+func TestMarkAloneIsNoSeal(t *testing.T) {
 	s, _ := newStore(t, 1<<30)
 	if _, err := s.Create(bg, "default", "job", "m", nil); err != nil {
 		t.Fatal(err)
@@ -221,7 +222,7 @@ func TestInterruptedSealIsNoSeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := listed(t, s)["job"].State; got != store.InUse {
-		t.Errorf("List reports a snapshot whose seal stopped half-way as %q, want in-use", got)
+		t.Errorf("List reports a writable snapshot with a marked sidecar as %q, want in-use", got)
 	}
 	if err := s.SetState(bg, "job", store.Sealed); err != nil {
 		t.Fatal(err)

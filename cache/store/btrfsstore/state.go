@@ -13,11 +13,11 @@ import (
 	"github.com/rigplan/rigplan/cache/store"
 )
 
-// SetState rewrites the snapshot's sidecar. Sealing also makes the
+// SetState rewrites the snapshot's sidecar. Sealing first makes the
 // subvolume read-only, so that nothing changes a candidate origin, and
-// needs no free space (see "Sealing" in the package doc): it succeeds
-// once the subvolume is read-only and its sidecar marked, even when the
-// sidecar cannot be rewritten for lack of room. Other states need room
+// needs no free space (see "A full filesystem" in the package doc): when
+// the sealed sidecar finds no room, the old one is marked instead, and
+// SetState succeeds. Other states need room
 // for the sidecar; without it SetState returns a *store.FullError and
 // changes nothing.
 func (s *Store) SetState(ctx context.Context, name string, st store.State) error {
@@ -50,45 +50,41 @@ func (s *Store) SetState(ctx context.Context, name string, st store.State) error
 		return fmt.Errorf("%s: its metadata is unreadable (delete it): %w", what, err)
 	}
 	if st == store.Sealed {
-		if err := s.seal(sub, name); err != nil {
+		if _, err := setReadOnly(sub); err != nil {
 			return fmt.Errorf("%s: %w", what, s.full(err))
 		}
 	}
 	m.State = st
-	if err := writeSidecar(s.meta(), name, m, st == store.Sealed); err != nil {
-		if st == store.Sealed && noRoom(err) {
-			return nil // sealed all the same; New rewrites the sidecar
-		}
+	err = writeSidecar(s.meta(), name, m, st == store.Sealed)
+	if err != nil && st == store.Sealed && noRoom(err) {
+		// Sealed all the same, by the mark; New rewrites the sidecar.
+		err = s.mark(name)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	return nil
 }
 
-// sealedMode is the mode of a sealed snapshot's sidecar. Sealing sets it
-// on the sidecar before it makes the subvolume read-only: the mark is
-// the agent's, in a directory only root can reach, while a job can make
-// its own subvolume read-only (it owns the subvolume's root) and writable
-// again. A chmod needs no free space, a new sidecar does.
+// sealedMode is the mode of a sealed snapshot's sidecar. When sealing
+// finds no room to write the sealed sidecar, it sets this mode on the
+// old one (a chmod needs no free space) as the mark of its seal: the
+// mark is the agent's, in a directory only root can reach, while a job
+// can make its own subvolume read-only (it owns the subvolume's root)
+// and writable again.
 const sealedMode = 0o400
 
-// seal marks the snapshot's sidecar and makes its subvolume, open as
-// sub, read-only. Setting the flag commits a transaction, which makes
-// the mark durable too; when the subvolume was read-only already (an
-// earlier seal, or the job's doing), the sidecar is fsynced instead.
-func (s *Store) seal(sub *os.File, name string) error {
-	path := filepath.Join(s.meta(), name)
-	if err := os.Chmod(path, sealedMode); err != nil {
-		return fmt.Errorf("mark its metadata sealed: %w", err)
-	}
-	changed, err := setReadOnly(sub)
-	if err != nil || changed {
-		return err
-	}
-	f, err := os.Open(path)
+// mark marks snapshot name's sidecar sealed, durably: its subvolume is
+// read-only already.
+func (s *Store) mark(name string) error {
+	f, err := os.Open(filepath.Join(s.meta(), name))
 	if err != nil {
 		return fmt.Errorf("mark its metadata sealed: %w", err)
 	}
 	defer f.Close()
+	if err := f.Chmod(sealedMode); err != nil {
+		return fmt.Errorf("mark its metadata sealed: %w", err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("mark its metadata sealed: %w", err)
 	}
