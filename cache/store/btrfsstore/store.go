@@ -109,14 +109,14 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("btrfs cache store: a quota of %d bytes per snapshot needs btrfs quotas on the filesystem of %s: %w", cfg.Quota, dir, err)
 		}
 	}
-	if err := os.Mkdir(filepath.Join(dir, metaDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("btrfs cache store: %w", err)
-	}
 	proc := cfg.Proc
 	if proc == "" {
 		proc = "/proc"
 	}
 	s := &Store{dir: dir, defPath: def, defName: name, proc: proc, quota: cfg.Quota}
+	if err := os.Mkdir(s.meta(), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("btrfs cache store: create the metadata directory: %w", s.full(err))
+	}
 	s.rewriteSeals()
 	return s, nil
 }
