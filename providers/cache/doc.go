@@ -28,7 +28,8 @@
 //	                                 not /); at least one machine, each with at least one prefix
 //	lvm_store {            one of    default_volume "VG/LV" (write volume.NAME.id); tag_namespace
 //	                                 (default "rigplan"); mount_options (default none)
-//	btrfs_store {          the two   directory (on btrfs, holds the snapshots); default_subvolume
+//	btrfs_store {          the two   directory (on btrfs, holds the snapshots; root's alone, mode 0700:
+//	                                 the agent refuses one other host users may enter); default_subvolume
 //	retention {            optional  keep_per_set (3; 0 keeps all), max_age ("168h"; "off"),
 //	                                 data_high_percent/data_low_percent and metadata_high_percent/
 //	                                 metadata_low_percent (90/80; low below high, both 0 switches a pair

@@ -102,7 +102,7 @@ func cacheSchema() *schema.Resource {
 				Attributes: []*schema.Attribute{
 					{
 						Name: "directory", Type: cty.String, Required: true,
-						Description: "The directory on btrfs that holds the snapshots.",
+						Description: "The directory on btrfs that holds the snapshots. It must be root's alone (mode 0700): the snapshots hold what jobs wrote, setuid binaries among them, and the agent refuses a directory other host users may enter.",
 						Validators:  []schema.Validator{absPathValidator},
 					},
 					{

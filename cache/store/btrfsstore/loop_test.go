@@ -2,10 +2,13 @@ package btrfsstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +18,40 @@ import (
 	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
 )
+
+// ownNamespace is set in the environment of the test binary once it runs
+// in a mount namespace of its own.
+const ownNamespace = "BTRFSSTORE_TEST_OWN_MOUNT_NAMESPACE"
+
+// TestMain runs the tests, as root, in a mount namespace of their own,
+// private (the test binary runs itself again, unshared). Every process on
+// the host that makes a mount namespace copies the mounts of its own:
+// were the tests' mounts in the host's namespace, a machine another
+// package's tests start meanwhile (systemd-nspawn of the host's root)
+// would keep a copy of a snapshot's mount after the test unmounted it,
+// and the store would rightly find the snapshot mounted there. The
+// store's scan of every namespace on the host is still tested: the
+// namespaces the tests make themselves are copies of theirs.
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 || os.Getenv(ownNamespace) != "" {
+		os.Exit(m.Run())
+	}
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Env = append(os.Environ(), ownNamespace+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// CLONE_NEWNS: Go makes the new namespace's mounts private too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(exit.ExitCode())
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "btrfsstore: run the tests in a mount namespace of their own: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
 
 // sh runs a host command for a test's setup, through sysexec like the
 // rest of rigplan.
@@ -52,10 +89,11 @@ func needBtrfs(t testing.TB) {
 }
 
 // loopBtrfs makes a btrfs filesystem of size bytes in a sparse file on a
-// loop device, mounts it and returns the mount point. Everything is undone
+// loop device, mounts it (with mount options opts, if any) and returns
+// the mount point. Everything is undone
 // when the test ends, whether it passed or not: mounts below the mount
 // point first, then the filesystem, then the loop device.
-func loopBtrfs(t testing.TB, size int64) string {
+func loopBtrfs(t testing.TB, size int64, opts ...string) string {
 	t.Helper()
 	needBtrfs(t)
 	img := filepath.Join(t.TempDir(), "btrfs.img")
@@ -71,7 +109,7 @@ func loopBtrfs(t testing.TB, size int64) string {
 	dev := strings.TrimSpace(sh(t, "losetup", "--find", "--show", img))
 	t.Cleanup(func() { sh(t, "losetup", "--detach", dev) })
 	mnt := t.TempDir()
-	if err := unix.Mount(dev, mnt, "btrfs", 0, ""); err != nil {
+	if err := unix.Mount(dev, mnt, "btrfs", 0, strings.Join(opts, ",")); err != nil {
 		t.Fatalf("mount %s: %v", dev, err)
 	}
 	t.Cleanup(func() {
@@ -115,7 +153,14 @@ func mountsUnder(t testing.TB, dir string) []string {
 // storetest.DefaultFile, and a store over its directory "snaps".
 func newStore(t testing.TB, size int64) (*Store, string) {
 	t.Helper()
-	mnt := loopBtrfs(t, size)
+	return newStoreWith(t, size, Config{})
+}
+
+// newStoreWith is newStore with more of the store's configuration (cfg's
+// Dir and Default are set here) and mount options for the filesystem.
+func newStoreWith(t testing.TB, size int64, cfg Config, opts ...string) (*Store, string) {
+	t.Helper()
+	mnt := loopBtrfs(t, size, opts...)
 	def := filepath.Join(mnt, "default")
 	sh(t, "btrfs", "subvolume", "create", def)
 	if err := os.WriteFile(filepath.Join(def, storetest.DefaultFile), []byte(storetest.DefaultContent), 0o644); err != nil {
@@ -125,7 +170,8 @@ func newStore(t testing.TB, size int64) (*Store, string) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Dir: dir, Default: def})
+	cfg.Dir, cfg.Default = dir, def
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

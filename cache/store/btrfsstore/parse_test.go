@@ -22,6 +22,7 @@ func TestIoctlArgSizes(t *testing.T) {
 		"btrfs_ioctl_vol_args_v2":        unsafe.Sizeof(volArgsV2{}),
 		"btrfs_ioctl_ino_lookup_args":    unsafe.Sizeof(inoLookupArgs{}),
 		"btrfs_ioctl_vol_args_v2 (name)": unsafe.Offsetof(volArgsV2{}.name) + 4040,
+		"btrfs_ioctl_search_args":        unsafe.Sizeof(searchArgs{}),
 	} {
 		if size != 4096 {
 			t.Errorf("%s is %d bytes, want 4096", name, size)
@@ -30,12 +31,31 @@ func TestIoctlArgSizes(t *testing.T) {
 	if n := unsafe.Sizeof(fsInfoArgs{}); n != 1024 || unsafe.Offsetof(fsInfoArgs{}.fsid) != 16 {
 		t.Errorf("btrfs_ioctl_fs_info_args is %d bytes with fsid at %d, want 1024 and 16", n, unsafe.Offsetof(fsInfoArgs{}.fsid))
 	}
+	for name, c := range map[string]struct{ got, want uintptr }{
+		"btrfs_ioctl_quota_ctl_args":    {unsafe.Sizeof(quotaCtlArgs{}), 16},
+		"btrfs_ioctl_qgroup_limit_args": {unsafe.Sizeof(qgroupLimitArgs{}), 48},
+		"btrfs_ioctl_quota_rescan_args": {unsafe.Sizeof(rescanArgs{}), 64},
+		"btrfs_ioctl_search_header":     {searchHeaderSize, 32},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s is %d bytes, want %d", name, c.got, c.want)
+		}
+	}
+	if n := unsafe.Sizeof(searchKey{}); n != 104 || unsafe.Offsetof(searchKey{}.nrItems) != 64 {
+		t.Errorf("btrfs_ioctl_search_key is %d bytes with nr_items at %d, want 104 and 64", n, unsafe.Offsetof(searchKey{}.nrItems))
+	}
 	for _, c := range []struct {
 		name      string
 		req, size uintptr
 	}{
 		{"SNAP_CREATE_V2", iocSnapCreateV2, 4096},
 		{"SNAP_DESTROY", iocSnapDestroy, 4096},
+		{"SNAP_DESTROY_V2", iocSnapDestroyV2, 4096},
+		{"TREE_SEARCH", iocTreeSearch, 4096},
+		{"QUOTA_CTL", iocQuotaCtl, 16},
+		{"QGROUP_LIMIT", iocQgroupLimit, 48},
+		{"QUOTA_RESCAN_STATUS", iocRescanStatus, 64},
+		{"QUOTA_RESCAN_WAIT", iocRescanWait, 0},
 		{"INO_LOOKUP", iocInoLookup, 4096},
 		{"SUBVOL_GETFLAGS", iocSubvolGetflags, 8},
 		{"SUBVOL_SETFLAGS", iocSubvolSetflags, 8},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,7 +91,12 @@ func writeSidecar(dir, name string, m sidecar, durable bool) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	_, err = f.Write(append(b, '\n'))
+	if m.State == store.Sealed {
+		err = f.Chmod(sealedMode)
+	}
+	if err == nil {
+		_, err = f.Write(append(b, '\n'))
+	}
 	if err == nil && durable {
 		err = f.Sync()
 	}
@@ -107,6 +113,26 @@ func writeSidecar(dir, name string, m sidecar, durable bool) (err error) {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// readSidecar reads and parses the sidecar at path, and returns its
+// mode too (see sealedMode).
+func readSidecar(path string) (sidecar, os.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sidecar{}, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return sidecar{}, 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return sidecar{}, 0, err
+	}
+	m, err := parseSidecar(b)
+	return m, st.Mode(), err
 }
 
 func syncDir(dir string) error {

@@ -1,27 +1,24 @@
 package btrfsstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rigplan/rigplan/cache/store"
-	"github.com/rigplan/rigplan/internal/mountinfo"
 )
 
 // Config says where the store keeps its snapshots.
 type Config struct {
 	// Dir is a directory on btrfs that holds one subvolume per snapshot
-	// and the metadata directory .rigplan. It must exist; only the agent
-	// (root) should be able to enter it.
+	// and the metadata directory .rigplan. It must exist, owned by root,
+	// and no other user may enter it (mode 0700, or 0750 with group
+	// root): New refuses it otherwise.
 	Dir string
 	// Default is the path of the default subvolume, on the same btrfs
 	// filesystem as Dir (inside Dir or not). List reports it under its
@@ -30,6 +27,13 @@ type Config struct {
 	// Proc is where procfs is mounted; "" means /proc. Delete reads the
 	// mount namespaces of every process there.
 	Proc string
+	// Quota bounds the bytes each new writable snapshot may hold
+	// exclusively (written by its job rather than shared with its origin
+	// or other snapshots), so that one job cannot fill the filesystem: a
+	// write past it fails with EDQUOT inside the machine. 0 sets no
+	// bound. New enables btrfs quotas (qgroups) on the filesystem when
+	// Quota is set and they are off. See "Quotas" in the package doc.
+	Quota int64
 }
 
 // Store keeps cache snapshots as btrfs subvolume snapshots. See the
@@ -39,6 +43,7 @@ type Store struct {
 	defPath string
 	defName string
 	proc    string
+	quota   int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -93,14 +98,68 @@ func New(cfg Config) (*Store, error) {
 	if err := store.CheckName(name); err != nil {
 		return nil, fmt.Errorf("btrfs cache store: default subvolume %s: its base name is its name in the cache: %w", def, err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, metaDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := checkPrivate(dir); err != nil {
 		return nil, fmt.Errorf("btrfs cache store: %w", err)
+	}
+	if cfg.Quota < 0 {
+		return nil, fmt.Errorf("btrfs cache store: quota %d: want a number of bytes, or 0 for none", cfg.Quota)
+	}
+	if cfg.Quota > 0 {
+		if err := ensureQuotas(dir); err != nil {
+			return nil, fmt.Errorf("btrfs cache store: a quota of %d bytes per snapshot needs btrfs quotas on the filesystem of %s: %w", cfg.Quota, dir, err)
+		}
 	}
 	proc := cfg.Proc
 	if proc == "" {
 		proc = "/proc"
 	}
-	return &Store{dir: dir, defPath: def, defName: name, proc: proc}, nil
+	s := &Store{dir: dir, defPath: def, defName: name, proc: proc, quota: cfg.Quota}
+	if err := os.Mkdir(s.meta(), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("btrfs cache store: create the metadata directory: %w", s.full(err))
+	}
+	s.rewriteSeals()
+	return s, nil
+}
+
+// checkPrivate refuses a snapshot directory that a host user other than
+// root can enter: the snapshots below it hold whatever the jobs wrote,
+// setuid-root binaries among them (root in a machine writes as uid 0 on
+// disk), and one reached through the directory runs as root on the host.
+// Only root, and root's group, may traverse it; an access ACL could
+// grant that to others behind a group bit, so a directory with both is
+// refused too.
+func checkPrivate(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("snapshot directory %s: %w", dir, err)
+	}
+	mode := st.Mode & 0o7777
+	what := fmt.Sprintf("snapshot directory %s (mode %04o, owner uid %d, group %d)", dir, mode, st.Uid, st.Gid)
+	const why = "the snapshots in it hold what the jobs wrote, setuid-root binaries among them, which a host user who can reach them runs as root"
+	fix := "chmod 0700 " + dir
+	var whom string
+	switch {
+	case st.Uid != 0:
+		whom = fmt.Sprintf("is owned by uid %d, not root", st.Uid)
+		fix = fmt.Sprintf("chown root:root %s && chmod 0700 %s", dir, dir)
+	case mode&0o001 != 0:
+		whom = "lets every user enter it"
+	case mode&0o010 != 0 && st.Gid != 0:
+		whom = fmt.Sprintf("lets group %d enter it", st.Gid)
+	case mode&0o010 != 0 && hasAccessACL(dir):
+		whom = "has an access ACL that may let other users enter it"
+		fix = fmt.Sprintf("setfacl -b %s && chmod 0700 %s", dir, dir)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%s %s: %s; make it root's alone: %s", what, whom, why, fix)
+}
+
+// hasAccessACL reports whether path has a POSIX access ACL beyond its
+// mode bits.
+func hasAccessACL(path string) bool {
+	n, err := unix.Getxattr(path, "system.posix_acl_access", nil)
+	return err == nil && n > 0
 }
 
 // isSubvolume checks that path is the root of a btrfs subvolume: a
@@ -143,85 +202,12 @@ func (s *Store) checkNew(name string) error {
 	return nil
 }
 
-// List scans the directory once (one lstat per entry, to tell subvolumes
-// from anything else) and the metadata directory once, and reads one
-// sidecar per snapshot. A subvolume without a readable sidecar, or a
-// sidecar without its subvolume, is reported Pending: a create, copy or
-// delete was interrupted there.
-func (s *Store) List(ctx context.Context) ([]store.Snapshot, error) {
-	var dst unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, s.defPath, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &dst); err != nil {
-		return nil, fmt.Errorf("list cache snapshots: default subvolume %s: %w", s.defPath, err)
-	}
-	out := []store.Snapshot{{Name: s.defName, State: store.Sealed, Default: true, Created: statxTime(dst.Btime)}}
-
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("list cache snapshots in %s: %w", s.dir, err)
-	}
-	metas, err := os.ReadDir(s.meta())
-	if err != nil {
-		return nil, fmt.Errorf("list cache snapshots: %w", err)
-	}
-	subvols := map[string]bool{}
-	for _, e := range entries {
-		n := e.Name()
-		if !e.IsDir() || n == s.defName || store.CheckName(n) != nil || isSubvolume(s.path(n)) != nil {
-			continue
-		}
-		subvols[n] = true
-	}
-	var snaps []store.Snapshot
-	for _, e := range metas {
-		n := e.Name()
-		if store.CheckName(n) != nil || n == s.defName {
-			continue // a temporary file, or not ours
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		sn := store.Snapshot{Name: n, State: store.Pending}
-		if subvols[n] {
-			delete(subvols, n)
-			if b, err := os.ReadFile(filepath.Join(s.meta(), n)); err == nil {
-				if m, err := parseSidecar(b); err == nil {
-					sn = store.Snapshot{Name: n, Annotations: m.Annotations, Created: m.Created, State: m.State, Machine: m.Machine, Origin: m.Origin}
-				}
-			}
-		}
-		snaps = append(snaps, sn)
-	}
-	for n := range subvols {
-		snaps = append(snaps, store.Snapshot{Name: n, State: store.Pending})
-	}
-	present := map[string]bool{s.defName: true}
-	for _, sn := range snaps {
-		present[sn.Name] = true
-	}
-	for i := range snaps {
-		if !present[snaps[i].Origin] {
-			snaps[i].Origin = ""
-		}
-	}
-	slices.SortFunc(snaps, func(a, b store.Snapshot) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
-	return append(out, snaps...), nil
-}
-
-func statxTime(t unix.StatxTimestamp) time.Time {
-	if t.Sec == 0 && t.Nsec == 0 {
-		return time.Time{}
-	}
-	return time.Unix(t.Sec, int64(t.Nsec)).UTC()
-}
-
-// Create snapshots origin with one ioctl (no fork), then writes the
-// Pending sidecar. A crash between the two leaves a subvolume without a
-// sidecar, which List reports Pending.
+// Create snapshots origin with one ioctl (no fork), limits the
+// snapshot's exclusive bytes (Config.Quota), then writes the Pending
+// sidecar. A crash between the two leaves a subvolume without a
+// sidecar, which List reports Pending. When the sidecar finds no room,
+// the snapshot is deleted again (deleting needs no room) and Create
+// returns a *store.FullError: nothing is left behind.
 func (s *Store) Create(ctx context.Context, origin, name, machine string, annotations []string) (store.Snapshot, error) {
 	what := fmt.Sprintf("create cache snapshot %s of %s", name, origin)
 	if err := s.checkNew(name); err != nil {
@@ -236,12 +222,31 @@ func (s *Store) Create(ctx context.Context, origin, name, machine string, annota
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := s.snapshot(ctx, src, name, false); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
+	}
+	if err := s.limit(name); err != nil {
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(name, err))
 	}
 	if err := writeSidecar(s.meta(), name, m, false); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: write its metadata (the snapshot is left Pending): %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(name, fmt.Errorf("write its metadata: %w", err)))
 	}
 	return toSnapshot(name, m), nil
+}
+
+// unmake deletes the subvolume a Create or Copy just made, after cause
+// stopped it, and returns cause (a *store.FullError when it is a lack of
+// room). Should the deletion fail too, the subvolume stays without a
+// sidecar, which List reports Pending, and the error says so.
+func (s *Store) unmake(name string, cause error) error {
+	parent, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == nil {
+		err = destroy(parent, name)
+		parent.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w (the half-made snapshot is left Pending, to be deleted: %v)", s.full(cause), err)
+	}
+	return s.full(cause)
 }
 
 func toSnapshot(name string, m sidecar) store.Snapshot {
@@ -280,7 +285,8 @@ func (s *Store) snapshot(ctx context.Context, src, name string, readOnly bool) e
 // mount) and makes a read-only snapshot of it, then writes the sealed
 // sidecar durably. btrfs itself flushes the source's dirty data into the
 // snapshot; syncfs first keeps that flush, done inside the snapshot's
-// transaction, short.
+// transaction, short. Like Create, it deletes the copy again when the
+// sidecar finds no room, and returns a *store.FullError.
 func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, annotations []string) (store.Snapshot, error) {
 	what := fmt.Sprintf("save cache snapshot %s as %s", name, newName)
 	if name == s.defName {
@@ -297,13 +303,13 @@ func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, an
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := syncMounted(dir, s.path(name)); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	if err := s.snapshot(ctx, s.path(name), newName, true); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.full(err))
 	}
 	if err := writeSidecar(s.meta(), newName, m, true); err != nil {
-		return store.Snapshot{}, fmt.Errorf("%s: write its metadata (the copy is left Pending): %w", what, err)
+		return store.Snapshot{}, fmt.Errorf("%s: %w", what, s.unmake(newName, fmt.Errorf("write its metadata: %w", err)))
 	}
 	return toSnapshot(newName, m), nil
 }
@@ -334,226 +340,4 @@ func syncMounted(dir, path string) error {
 		return fmt.Errorf("syncfs %s: %w", dir, err)
 	}
 	return nil
-}
-
-// Mount bind-mounts the snapshot's subvolume at dir.
-func (s *Store) Mount(ctx context.Context, name, dir string) error {
-	if name == s.defName {
-		return fmt.Errorf("mount %s: the agent mounts snapshots of the default subvolume, never the subvolume itself: %w", name, store.ErrDefault)
-	}
-	if err := store.CheckName(name); err != nil {
-		return fmt.Errorf("mount cache snapshot: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	src := s.path(name)
-	if err := isSubvolume(src); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
-		}
-		return fmt.Errorf("mount cache snapshot %s: %w", name, err)
-	}
-	if err := unix.Mount(src, dir, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("mount cache snapshot %s at %s: %w", name, dir, err)
-	}
-	return nil
-}
-
-// Unmount unmounts dir.
-func (s *Store) Unmount(_ context.Context, dir string) error {
-	return store.Unmount(dir)
-}
-
-// SetState rewrites the snapshot's sidecar. Sealing also makes the
-// subvolume read-only, so that nothing changes a candidate origin, and
-// writes the sidecar durably.
-func (s *Store) SetState(ctx context.Context, name string, st store.State) error {
-	what := fmt.Sprintf("set the state of cache snapshot %s to %s", name, st)
-	if name == s.defName {
-		return fmt.Errorf("%s: %w", what, store.ErrDefault)
-	}
-	if !st.Valid() {
-		return fmt.Errorf("%s: unknown state", what)
-	}
-	if err := store.CheckName(name); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	sub, err := os.OpenFile(s.path(name), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer sub.Close()
-	b, err := os.ReadFile(filepath.Join(s.meta(), name))
-	if err != nil {
-		return fmt.Errorf("%s: its metadata is missing (a create was interrupted; delete it): %w", what, err)
-	}
-	m, err := parseSidecar(b)
-	if err != nil {
-		return fmt.Errorf("%s: its metadata is unreadable (delete it): %w", what, err)
-	}
-	if st == store.Sealed {
-		if err := setReadOnly(sub); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-	}
-	m.State = st
-	if err := writeSidecar(s.meta(), name, m, st == store.Sealed); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
-// Delete removes a snapshot's subvolume, then its sidecar (a crash between
-// leaves a sidecar alone, which List reports Pending). It refuses a
-// subvolume mounted in any mount namespace: btrfs would delete it and
-// leave the mount empty.
-func (s *Store) Delete(ctx context.Context, name string) error {
-	if name == s.defName {
-		return fmt.Errorf("delete %s: %w", name, store.ErrDefault)
-	}
-	if err := store.CheckName(name); err != nil {
-		return fmt.Errorf("delete cache snapshot: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	path := s.path(name)
-	metaPath := filepath.Join(s.meta(), name)
-	sub, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if _, err := os.Lstat(metaPath); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("delete cache snapshot %s: %w", name, store.ErrNotFound)
-		}
-	case err != nil:
-		return fmt.Errorf("delete cache snapshot %s: %w", name, err)
-	default:
-		err := s.deleteSubvolume(sub, name)
-		sub.Close()
-		if err != nil {
-			return fmt.Errorf("delete cache snapshot %s: %w", name, err)
-		}
-	}
-	if err := os.Remove(metaPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete cache snapshot %s: remove its metadata: %w", name, err)
-	}
-	// Temporary sidecars a crash left behind.
-	if tmps, err := filepath.Glob(filepath.Join(s.meta(), "."+name+".*")); err == nil {
-		for _, t := range tmps {
-			os.Remove(t)
-		}
-	}
-	return nil
-}
-
-func (s *Store) deleteSubvolume(sub *os.File, name string) error {
-	if err := isSubvolume(s.path(name)); err != nil {
-		return err
-	}
-	where, err := s.mounted(sub)
-	if err != nil {
-		return err
-	}
-	if where != "" {
-		return fmt.Errorf("it is in use (%s): unmount it first", where)
-	}
-	parent, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	if err := destroy(parent, name); err != nil {
-		if errors.Is(err, unix.ENOTEMPTY) {
-			return fmt.Errorf("btrfs subvolume delete %s: %w (the job made subvolumes inside its cache; delete them first: btrfs subvolume list -o %s)", s.path(name), err, s.path(name))
-		}
-		return fmt.Errorf("btrfs subvolume delete %s: %w", s.path(name), err)
-	}
-	return nil
-}
-
-// Usage reads statfs(2) of the filesystem: DataPercent is the share of
-// space used, as df counts it (used / (used + available to root)), so it
-// covers data and metadata together, which btrfs allocates from one
-// device space. MetadataPercent is 0: btrfs has no fixed metadata area
-// to fill, and reading its chunk allocation (btrfs filesystem usage)
-// would cost a command per request for a figure the data watermarks
-// already bound.
-func (s *Store) Usage(ctx context.Context) (store.Usage, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Usage{}, err
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(s.dir, &st); err != nil {
-		return store.Usage{}, fmt.Errorf("read the cache filesystem's usage at %s: %w", s.dir, err)
-	}
-	return usageOf(st), nil
-}
-
-func usageOf(st unix.Statfs_t) store.Usage {
-	bs := uint64(st.Bsize)
-	used := (st.Blocks - st.Bfree) * bs
-	avail := st.Bavail * bs
-	u := store.Usage{DataBytes: int64(st.Blocks * bs)}
-	if used+avail > 0 {
-		u.DataPercent = float64(used) / float64(used+avail) * 100
-	}
-	return u
-}
-
-// mounted describes a mount of the subvolume open as sub, in any mount
-// namespace, or returns "".
-func (s *Store) mounted(sub *os.File) (string, error) {
-	id, err := subvolumeID(sub)
-	if err != nil {
-		return "", err
-	}
-	lines, err := mountinfo.Read(filepath.Join(s.proc, "self", "mountinfo"))
-	if err != nil {
-		return "", err
-	}
-	dev, err := filesystemDev(lines, s.dir)
-	if err != nil {
-		return "", err
-	}
-	where, err := mountedAnywhere(s.proc, dev, id)
-	if err != nil {
-		return "", fmt.Errorf("look for mounts of it: %w", err)
-	}
-	return where, nil
-}
-
-var _ store.BusyChecker = (*Store)(nil)
-
-// Busy reports whether the snapshot's subvolume is mounted in any mount
-// namespace on the host (by subvolume id, which survives the renames and
-// deletions that change a mount's root path). btrfs keeps no open count
-// the store could read, so a filesystem lazily unmounted but still held
-// by a process is not seen.
-func (s *Store) Busy(ctx context.Context, name string) (bool, string, error) {
-	if err := store.CheckName(name); err != nil {
-		return false, "", fmt.Errorf("check whether cache snapshot is in use: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return false, "", err
-	}
-	sub, err := os.OpenFile(s.path(name), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, "", fmt.Errorf("check whether cache snapshot %s is in use: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("check whether cache snapshot %s is in use: %w", name, err)
-	}
-	defer sub.Close()
-	where, err := s.mounted(sub)
-	if err != nil {
-		return false, "", fmt.Errorf("check whether cache snapshot %s is in use: %w", name, err)
-	}
-	return where != "", where, nil
 }

@@ -227,6 +227,9 @@ func TestListIgnoresForeignEntries(t *testing.T) {
 	mnt := loopBtrfs(t, 1<<30)
 	dir := filepath.Join(mnt, "cache")
 	sh(t, "btrfs", "subvolume", "create", dir) // the directory may be a subvolume itself
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	def := filepath.Join(dir, "base")
 	sh(t, "btrfs", "subvolume", "create", def)
 	if err := os.Mkdir(filepath.Join(dir, "plain-dir"), 0o755); err != nil {
