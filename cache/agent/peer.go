@@ -22,6 +22,9 @@ type peer struct {
 	// admin is set for root on the host, outside every machine: the only
 	// peer allowed gc and rm.
 	admin bool
+	// cred is who connected, in the host's ids (zero if not even
+	// SO_PEERCRED could be read): a mount acts with its rights.
+	cred inject.Cred
 }
 
 func (p peer) String() string {
@@ -39,19 +42,19 @@ func (p peer) String() string {
 // else is refused unless it is root on the host. The error's message is
 // fit for the client.
 func (a *Agent) identify(ctx context.Context, conn *net.UnixConn) (peer, error) {
-	m, err := a.id.IdentifyConn(ctx, conn)
+	m, cred, err := a.id.IdentifyConn(ctx, conn)
 	if err == nil {
-		return peer{machine: &m}, nil
+		return peer{machine: &m, cred: cred}, nil
 	}
 	if !errors.Is(err, inject.ErrRefused) {
-		return peer{}, err
+		return peer{cred: cred}, err
 	}
 	if admin, aerr := hostRoot(conn); aerr != nil {
 		a.log.Warn("checking whether a peer is the host's root failed", "err", aerr)
 	} else if admin {
-		return peer{admin: true}, nil
+		return peer{admin: true, cred: cred}, nil
 	}
-	return peer{}, err
+	return peer{cred: cred}, err
 }
 
 // hostRoot reports whether the peer is root in the agent's own user and

@@ -48,7 +48,7 @@ func agentSocket(t *testing.T, id *inject.Identifier) string {
 			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 			bufio.NewReader(conn).ReadString('\n')
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := id.IdentifyConn(ctx, conn)
+			m, _, err := id.IdentifyConn(ctx, conn)
 			cancel()
 			kind := ""
 			if errors.Is(err, inject.ErrRefused) {

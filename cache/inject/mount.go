@@ -40,7 +40,7 @@ import (
 // and btrfs do; tmpfs since 6.3). On older kernels it fails with a clear
 // error: the original setup's shared-propagation fallback is not
 // implemented.
-func Mount(ctx context.Context, m Machine, hostDir, target string) error {
+func Mount(ctx context.Context, m Machine, who Cred, hostDir, target string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -31,6 +31,14 @@ func startRunnerMachine(t *testing.T, opts machinetest.Options) (*machinetest.Ma
 	return m, mach
 }
 
+// credOf is the Cred of a request from a process of machine m that runs
+// as uid (and gid) inside, with no supplementary groups, as
+// machinetest's commands do (nsenter --setuid clears them). Mount and
+// CheckTarget do not look at the pid.
+func credOf(m *machinetest.Machine, uid int) inject.Cred {
+	return inject.Cred{UID: m.Base() + uint32(uid), GID: m.Base() + uint32(uid)}
+}
+
 // TestMountIntoMachine is the cache's whole life in a machine: a job, as
 // uid 1000 inside a user-namespaced machine, reads and writes a cache whose
 // files carry uid 1000 on disk, and after the machine powers off nothing
@@ -57,7 +65,8 @@ func TestMountIntoMachine(t *testing.T) {
 			}
 
 			m, mach := startRunnerMachine(t, machinetest.Options{})
-			if err := inject.Mount(ctx, mach, dir, cacheTarget); err != nil {
+			runner := credOf(m, machinetest.Runner)
+			if err := inject.Mount(ctx, mach, runner, dir, cacheTarget); err != nil {
 				t.Fatal(err)
 			}
 
@@ -111,12 +120,12 @@ func TestMountIntoMachine(t *testing.T) {
 			}
 
 			// A second mount at the same path would hide the first.
-			mustErr(t, inject.Mount(ctx, mach, dir, cacheTarget), inject.ErrBadPath, "already a mount point", mach.Name)
+			mustErr(t, inject.Mount(ctx, mach, runner, dir, cacheTarget), inject.ErrBadPath, "already a mount point", mach.Name)
 
 			// A missing target is created as the machine's root; Unmount
 			// takes the mount back and leaves that directory.
 			extra := "/home/runner/extra"
-			if err := inject.Mount(ctx, mach, dir, extra); err != nil {
+			if err := inject.Mount(ctx, mach, runner, dir, extra); err != nil {
 				t.Fatal(err)
 			}
 			if got := m.Sh(t, machinetest.Runner, "cat "+extra+"/new"); got != "new" {
@@ -162,7 +171,7 @@ func TestMountIntoMachine(t *testing.T) {
 			if err := lfs.released(15 * time.Second); err != nil {
 				t.Fatalf("after the machine powered off and the host unmounted it: %v: the machine's mount leaked", err)
 			}
-			mustErr(t, inject.Mount(ctx, mach, t.TempDir(), cacheTarget), inject.ErrNotRunning, mach.Name)
+			mustErr(t, inject.Mount(ctx, mach, runner, t.TempDir(), cacheTarget), inject.ErrNotRunning, mach.Name)
 			if _, err := inject.WatchLeader(mach); err == nil {
 				t.Error("WatchLeader of a machine that is gone succeeded")
 			}
@@ -179,12 +188,13 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 	noHostMountLeaks(t)
 	dir := newLoopFS(t, "ext4").dir
 	m, mach := startRunnerMachine(t, machinetest.Options{})
+	runner := credOf(m, machinetest.Runner)
 	ours, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		if err := inject.Mount(ctx, mach, dir, cacheTarget); err != nil {
+		if err := inject.Mount(ctx, mach, runner, dir, cacheTarget); err != nil {
 			t.Fatal(err)
 		}
 		if err := inject.Unmount(ctx, mach, cacheTarget); err != nil {

@@ -21,7 +21,7 @@ import (
 // The agent calls it before it makes a snapshot, so that a request for a
 // bad target costs no snapshot. It is a check, not a guarantee: the job
 // can change its tree before Mount, which checks everything again.
-func CheckTarget(ctx context.Context, m Machine, target string) error {
+func CheckTarget(ctx context.Context, m Machine, who Cred, target string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
