@@ -15,7 +15,9 @@ import (
 // mounted on the host by the store) into machine m at target, idmapped to
 // the machine's user namespace: a file owned by uid 1000 on disk appears
 // owned by uid 1000 inside the machine, a file the machine's uid 1000
-// creates is owned by uid 1000 on disk, and nothing is chowned.
+// creates is owned by uid 1000 on disk, and nothing is chowned. The
+// mount is nosuid and nodev: a setuid program or a device node that one
+// job left in a cache is inert for every later one.
 //
 // target must pass CheckPath for m.Allowed and is resolved inside the
 // machine's root without following any symlink (openat2 RESOLVE_IN_ROOT |
@@ -30,8 +32,9 @@ import (
 // machine powers off) or Unmount.
 //
 // The sequence: open_tree(OPEN_TREE_CLONE) of hostDir on the host;
-// mount_setattr(MOUNT_ATTR_IDMAP with the leader's /proc/PID/ns/user, and
-// propagation MS_PRIVATE so the clone is no peer of the host's mount);
+// mount_setattr(MOUNT_ATTR_IDMAP with the leader's /proc/PID/ns/user,
+// MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, and propagation MS_PRIVATE so the
+// clone is no peer of the host's mount);
 // then, on a locked OS thread that is thrown away afterwards,
 // unshare(CLONE_FS), setns(the leader's /proc/PID/ns/mnt), open "/" (now
 // the machine's root), openat2 the target beneath it, and
@@ -65,11 +68,17 @@ func Mount(ctx context.Context, m Machine, who Cred, hostDir, target string) err
 	}
 	defer unix.Close(tree)
 
-	// Private as well as idmapped: the clone would otherwise join the
-	// peer group of the host's mount (shared on systemd hosts), and mounts
-	// a job makes inside its cache would appear on the host, and the
-	// host's under hostDir in the machine.
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.user), Propagation: unix.MS_PRIVATE}
+	// Idmapped, and never carrying privilege: whatever the filesystem
+	// holds, no setuid or setgid bit and no device node works through
+	// this mount. Private as well: the clone would otherwise join the
+	// peer group of the host's mount (shared on systemd hosts), and
+	// mounts a job makes inside its cache would appear on the host, and
+	// the host's under hostDir in the machine.
+	attr := unix.MountAttr{
+		Attr_set:    unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV,
+		Userns_fd:   uint64(ns.user),
+		Propagation: unix.MS_PRIVATE,
+	}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		switch {
 		case errors.Is(err, unix.ENOSYS):
@@ -77,7 +86,7 @@ func Mount(ctx context.Context, m Machine, who Cred, hostDir, target string) err
 		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EPERM), errors.Is(err, unix.EOPNOTSUPP):
 			err = fmt.Errorf("%w: the filesystem at %s must support idmapped mounts (ext4, xfs, btrfs; tmpfs since Linux 6.3)", err, hostDir)
 		}
-		return fail("mount_setattr MOUNT_ATTR_IDMAP, MS_PRIVATE", err)
+		return fail("mount_setattr MOUNT_ATTR_IDMAP|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV, MS_PRIVATE", err)
 	}
 
 	return inMountNamespace(ns.mnt, func(root int) error {
