@@ -57,10 +57,15 @@ func TestMountRefusesBadTargets(t *testing.T) {
 			mustErr(t, inject.Mount(ctx, mach, runner, dir, tc.target), inject.ErrBadPath, tc.want)
 		})
 	}
-	// And accepts what Mount accepts, creating nothing.
-	for _, target := range []string{"/home/runner/real", "/home/runner/new", "/srv/new"} {
-		if err := inject.CheckTarget(ctx, mach, runner, target); err != nil {
-			t.Errorf("CheckTarget(%s): %v", target, err)
+	// And accepts what Mount accepts, creating nothing: the runner's
+	// directory, a new one in its home, and (for machine root) one in
+	// root's /srv.
+	for _, tc := range []struct {
+		who    inject.Cred
+		target string
+	}{{runner, "/home/runner/real"}, {runner, "/home/runner/new"}, {credOf(m, machinetest.Root), "/srv/new"}} {
+		if err := inject.CheckTarget(ctx, mach, tc.who, tc.target); err != nil {
+			t.Errorf("CheckTarget(%s) as host uid %d: %v", tc.target, tc.who.UID, err)
 		}
 	}
 	if got := m.Sh(t, machinetest.Root, "ls -d /home/runner/new /srv/new 2>&1 | wc -l; ls /home/runner/new /srv/new 2>/dev/null | wc -l"); got != "2\n0" {

@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,8 +123,8 @@ func TestMountIntoMachine(t *testing.T) {
 			// A second mount at the same path would hide the first.
 			mustErr(t, inject.Mount(ctx, mach, runner, dir, cacheTarget), inject.ErrBadPath, "already a mount point", mach.Name)
 
-			// A missing target is created as the machine's root; Unmount
-			// takes the mount back and leaves that directory.
+			// A missing target is created as the requester, the runner;
+			// Unmount takes the mount back and leaves that directory.
 			extra := "/home/runner/extra"
 			if err := inject.Mount(ctx, mach, runner, dir, extra); err != nil {
 				t.Fatal(err)
@@ -134,8 +135,8 @@ func TestMountIntoMachine(t *testing.T) {
 			if err := inject.Unmount(ctx, mach, extra); err != nil {
 				t.Fatal(err)
 			}
-			if got := m.Sh(t, machinetest.Runner, "stat -c '%u:%g %a' "+extra+"; ls -A "+extra+"; echo end"); got != "0:0 755\nend" {
-				t.Errorf("after Unmount, %s inside is %q, want an empty directory of the machine's root", extra, got)
+			if got := m.Sh(t, machinetest.Runner, "stat -c '%u:%g %a' "+extra+"; ls -A "+extra+"; echo end"); got != "1000:1000 755\nend" {
+				t.Errorf("after Unmount, %s inside is %q, want an empty directory of the runner's", extra, got)
 			}
 			mustErr(t, inject.Unmount(ctx, mach, extra), inject.ErrNotMounted, extra)
 			mustErr(t, inject.Unmount(ctx, mach, "/home/runner/no/such"), inject.ErrNotMounted, "nothing is mounted")
@@ -181,7 +182,8 @@ func TestMountIntoMachine(t *testing.T) {
 
 // TestMountLeavesTheAgentAlone repeats Mount and Unmount: the setns they
 // do on a throw-away thread must never reach the agent's own process, in
-// particular not through the main thread (which /proc/self names).
+// particular not through the main thread (which /proc/self names), and
+// no thread of the agent may be left with the requester's credentials.
 func TestMountLeavesTheAgentAlone(t *testing.T) {
 	machinetest.Require(t)
 	ctx := context.Background()
@@ -206,5 +208,32 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 	}
 	if got := m.Sh(t, machinetest.Root, "grep -c ' "+cacheTarget+" ' /proc/self/mountinfo || true"); got != "0" {
 		t.Errorf("%s mounts left in the machine after Unmount", got)
+	}
+	// Every thread left is as the process started: the ids, groups and
+	// capabilities of the main thread.
+	creds := func(task string) string {
+		b, err := os.ReadFile(task + "/status")
+		if err != nil {
+			return "" // a thread that just exited
+		}
+		var keep []string
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, k := range []string{"Uid:", "Gid:", "Groups:", "CapEff:", "CapPrm:"} {
+				if strings.HasPrefix(line, k) {
+					keep = append(keep, line)
+				}
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	want := creds(fmt.Sprintf("/proc/self/task/%d", os.Getpid()))
+	tasks, err := filepath.Glob("/proc/self/task/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if got := creds(task); got != "" && got != want {
+			t.Errorf("thread %s has\n%s\nnot the process's\n%s", filepath.Base(task), got, want)
+		}
 	}
 }

@@ -28,27 +28,35 @@ func TestParseStartTime(t *testing.T) {
 	}
 }
 
-func TestMapRoot(t *testing.T) {
+func TestIDMap(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		content string
-		want    int
 		ok      bool
+		inside  map[uint32]int64 // host id → id inside, -1 for unmapped
 	}{
-		{"         0 1879048192      65536\n", 1879048192, true},
-		{"         0          0 4294967295\n", 0, true},
-		{"      1000 570098664          1\n         0 570097664        1000\n", 570097664, true},
-		{"      1000 570098664          1\n", 0, false},
-		{"", 0, false},
-		{"0 x 1\n", 0, false},
+		{"         0 1879048192      65536\n", true, map[uint32]int64{1879048192: 0, 1879049192: 1000, 1879048192 + 65535: 65535, 1879048192 + 65536: -1, 0: -1, 1879048191: -1}},
+		{"         0          0 4294967295\n", true, map[uint32]int64{0: 0, 1000: 1000, 4294967294: 4294967294}},
+		{"      1000 570098664          1\n         0 570097664        1000\n", true, map[uint32]int64{570098664: 1000, 570097664: 0, 570098663: 999, 570098665: -1}},
+		{"", false, nil},
+		{"0 x 1\n", false, nil},
+		{"0 1 0\n", false, nil},
+		{"0 1\n", false, nil},
 	} {
 		p := filepath.Join(dir, "uid_map")
 		if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := mapRoot(p)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("mapRoot(%q) = %d, %v; want %d (ok %v)", tc.content, got, err, tc.want, tc.ok)
+		m, err := readIDMap(p)
+		if (err == nil) != tc.ok {
+			t.Errorf("readIDMap(%q) = %v, %v; want ok %v", tc.content, m, err, tc.ok)
+			continue
+		}
+		for host, want := range tc.inside {
+			got, ok := m.inside(host)
+			if (want < 0 && ok) || (want >= 0 && (!ok || int64(got) != want)) {
+				t.Errorf("%q: host id %d is %d (mapped %v) inside, want %d", tc.content, host, got, ok, want)
+			}
 		}
 	}
 }
