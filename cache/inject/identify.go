@@ -295,14 +295,18 @@ func findLeader(procRoot, cgroupRoot, name, unit string) (Machine, string, error
 }
 
 // checkLeader confirms that m.Leader is still the process Identify or
-// Lookup found. Called after opening anything through /proc/LEADER, it
-// proves what was opened belongs to the machine.
+// Lookup found, and alive. Called after opening anything through
+// /proc/LEADER, it proves what was opened belongs to the machine; called
+// after a step failed, it tells a machine that died meanwhile (the
+// client's business: ErrNotRunning) from the agent's own failure.
 func checkLeader(m Machine) error {
 	if m.Leader <= 0 || m.LeaderStart == 0 {
 		return fmt.Errorf("machine %q: leader pid or start time unknown: get the Machine from Identify or Lookup", m.Name)
 	}
-	start, err := startTime("/proc", m.Leader)
-	if exited(err) {
+	state, start, err := procStat("/proc", m.Leader)
+	// A zombie is gone too: dead, only not yet reaped, its namespaces
+	// already released.
+	if exited(err) || (err == nil && start == m.LeaderStart && (state == "Z" || state == "X")) {
 		return notRunning(fmt.Sprintf("machine %q is gone: its leader (pid %d) exited", m.Name, m.Leader), err)
 	}
 	if err == nil && start != m.LeaderStart {

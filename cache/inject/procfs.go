@@ -64,31 +64,38 @@ func pidNamespace(procRoot string, pid int) (string, error) {
 // in clock ticks after boot. With the pid, it names one process for good:
 // a later process reusing the pid starts later.
 func startTime(procRoot string, pid int) (uint64, error) {
-	b, err := os.ReadFile(procPath(procRoot, pid, "stat"))
-	if err != nil {
-		return 0, err
-	}
-	return parseStartTime(string(b))
+	_, start, err := procStat(procRoot, pid)
+	return start, err
 }
 
-// parseStartTime reads field 22 of a /proc/PID/stat line. The command name
-// (field 2) is in parentheses and may itself hold spaces and parentheses,
-// so fields are counted from the last ")".
-func parseStartTime(stat string) (uint64, error) {
+// procStat returns the state (field 3: "R", "S", "Z" for a zombie…) and
+// the start time (field 22) of /proc/PID/stat.
+func procStat(procRoot string, pid int) (state string, start uint64, err error) {
+	b, err := os.ReadFile(procPath(procRoot, pid, "stat"))
+	if err != nil {
+		return "", 0, err
+	}
+	return parseStat(string(b))
+}
+
+// parseStat reads fields 3 and 22 of a /proc/PID/stat line. The command
+// name (field 2) is in parentheses and may itself hold spaces and
+// parentheses, so fields are counted from the last ")".
+func parseStat(stat string) (state string, start uint64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("bad /proc stat line %q", stat)
+		return "", 0, fmt.Errorf("bad /proc stat line %q", stat)
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
-		return 0, fmt.Errorf("short /proc stat line %q", stat)
+		return "", 0, fmt.Errorf("short /proc stat line %q", stat)
 	}
 	v, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil || v == 0 {
-		return 0, fmt.Errorf("bad start time %q in /proc stat line", f[19])
+		return "", 0, fmt.Errorf("bad start time %q in /proc stat line", f[19])
 	}
-	return v, nil
+	return f[0], v, nil
 }
 
 // idRange is one line of a uid_map or gid_map: ids inside..inside+n-1 of

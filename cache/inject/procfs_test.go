@@ -6,24 +6,26 @@ import (
 	"testing"
 )
 
-func TestParseStartTime(t *testing.T) {
+func TestParseStat(t *testing.T) {
 	// Captured from /proc/PID/stat of `sleep 1000` (fields after 22
-	// shortened), and the same with a hostile command name.
+	// shortened), the same with a hostile command name, and a zombie.
 	line := "28454 (sleep) S 28451 28454 28454 0 -1 4194560 105 0 0 0 0 0 0 0 20 0 1 0 1823421 5537792 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"
 	for _, tc := range []struct {
-		line string
-		want uint64
+		line  string
+		state string
+		start uint64
 	}{
-		{line, 1823421},
-		{"28454 (a) b) c) S 28451 28454 28454 0 -1 4194560 105 0 0 0 0 0 0 0 20 0 1 0 77 5537792", 77},
+		{line, "S", 1823421},
+		{"28454 (a) b) c) S 28451 28454 28454 0 -1 4194560 105 0 0 0 0 0 0 0 20 0 1 0 77 5537792", "S", 77},
+		{"16470 (sh) Z 16466 16470 16470 0 -1 4211012 62 0 0 0 0 0 0 0 20 0 1 0 351702 0 0 18446744073709551615 0 0 0 0 0 0 0 0 65538 0 0 0 17 1 0 0 0 0 0", "Z", 351702},
 	} {
-		if got, err := parseStartTime(tc.line); err != nil || got != tc.want {
-			t.Errorf("parseStartTime(%q) = %d, %v; want %d", tc.line, got, err, tc.want)
+		if state, start, err := parseStat(tc.line); err != nil || state != tc.state || start != tc.start {
+			t.Errorf("parseStat(%q) = %s, %d, %v; want %s, %d", tc.line, state, start, err, tc.state, tc.start)
 		}
 	}
 	for _, bad := range []string{"", "1 (x) S 1 2 3", "28454 sleep S"} {
-		if _, err := parseStartTime(bad); err == nil {
-			t.Errorf("parseStartTime(%q) succeeded", bad)
+		if _, _, err := parseStat(bad); err == nil {
+			t.Errorf("parseStat(%q) succeeded", bad)
 		}
 	}
 }
