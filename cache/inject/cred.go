@@ -1,7 +1,13 @@
 package inject
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +23,71 @@ type Cred struct {
 	PID      int
 	UID, GID uint32
 	Groups   []uint32
+}
+
+// readGroups fills in who.Groups from /proc/PID/status, whose ids are
+// the reader's (the host's). The peer's effective uid and gid there must
+// still be the ones SO_PEERCRED recorded when it connected: a process
+// that changed them since (root that became the runner, or the other
+// way round, with setuid or a setuid program) is refused, since neither
+// set would then describe who asks.
+func readGroups(procRoot string, who *Cred) error {
+	b, err := os.ReadFile(procPath(procRoot, who.PID, "status"))
+	if exited(err) {
+		return refused(fmt.Sprintf("pid %d has exited", who.PID))
+	}
+	if err != nil {
+		return fmt.Errorf("read the credentials of pid %d: %w", who.PID, err)
+	}
+	uids, gids, groups, err := parseStatusIDs(b)
+	if err != nil {
+		return fmt.Errorf("/proc/%d/status: %w", who.PID, err)
+	}
+	if uids[1] != who.UID || gids[1] != who.GID {
+		return refused(fmt.Sprintf("pid %d changed its user or group since it connected (host uid %d, gid %d then; %d, %d now): connect again as the user that asks", who.PID, who.UID, who.GID, uids[1], gids[1]))
+	}
+	who.Groups = groups
+	return nil
+}
+
+// parseStatusIDs reads the Uid: and Gid: lines (real, effective, saved
+// and filesystem ids) and the Groups: line of a /proc/PID/status file.
+func parseStatusIDs(status []byte) (uids, gids [4]uint32, groups []uint32, err error) {
+	var seen int
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		key, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (key != "Uid" && key != "Gid" && key != "Groups") {
+			continue
+		}
+		var ids []uint32
+		for _, f := range strings.Fields(rest) {
+			n, perr := strconv.ParseUint(f, 10, 32)
+			if perr != nil {
+				return uids, gids, nil, fmt.Errorf("bad %s line %q", key, sc.Text())
+			}
+			ids = append(ids, uint32(n))
+		}
+		switch key {
+		case "Uid", "Gid":
+			if len(ids) != 4 {
+				return uids, gids, nil, fmt.Errorf("bad %s line %q", key, sc.Text())
+			}
+			if key == "Uid" {
+				copy(uids[:], ids)
+			} else {
+				copy(gids[:], ids)
+			}
+			seen++
+		case "Groups":
+			groups = ids
+			seen++
+		}
+	}
+	if seen != 3 {
+		return uids, gids, nil, errors.New("no Uid, Gid or Groups line")
+	}
+	return uids, gids, groups, nil
 }
 
 // becomeRequester makes the calling OS thread act on files as who does,

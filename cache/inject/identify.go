@@ -130,12 +130,19 @@ func peer(conn *net.UnixConn) (who Cred, pidfd int, err error) {
 //
 // It returns the peer's Cred whenever SO_PEERCRED could be read, also
 // when it refuses the peer (the agent counts connections per host uid).
+// A peer whose effective uid or gid is no longer what it connected with
+// is refused: see readGroups.
 func (id *Identifier) IdentifyConn(ctx context.Context, conn *net.UnixConn) (Machine, Cred, error) {
 	who, pidfd, err := peer(conn)
 	if err != nil {
 		return Machine{}, who, err
 	}
 	defer unix.Close(pidfd)
+	// Read while the pidfd is held; identify checks the process is still
+	// alive afterwards, so the groups are the peer's.
+	if err := readGroups(id.procRoot(), &who); err != nil {
+		return Machine{}, who, err
+	}
 	m, err := id.identify(ctx, who.PID, func() error { return pidfdAlive(pidfd) })
 	return m, who, err
 }
