@@ -141,6 +141,10 @@ func (id *Identifier) IdentifyConn(ctx context.Context, conn *net.UnixConn) (Mac
 	// Read while the pidfd is held; identify checks the process is still
 	// alive afterwards, so the groups are the peer's.
 	if err := readGroups(id.procRoot(), &who); err != nil {
+		if pidfdAlive(pidfd) != nil {
+			// What was read was another process's, under a reused pid.
+			return Machine{}, who, refused(fmt.Sprintf("pid %d exited while being identified", who.PID))
+		}
 		return Machine{}, who, err
 	}
 	m, err := id.identify(ctx, who.PID, func() error { return pidfdAlive(pidfd) })
