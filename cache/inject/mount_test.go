@@ -210,7 +210,9 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 		t.Errorf("%s mounts left in the machine after Unmount", got)
 	}
 	// Every thread left is as the process started: the ids, groups and
-	// capabilities of the main thread.
+	// capabilities of the main thread. (A throw-away thread exits just
+	// after it handed back its result, so one may still be seen on its
+	// way out: it must be gone soon.)
 	creds := func(task string) string {
 		b, err := os.ReadFile(task + "/status")
 		if err != nil {
@@ -232,8 +234,15 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
-		if got := creds(task); got != "" && got != want {
-			t.Errorf("thread %s has\n%s\nnot the process's\n%s", filepath.Base(task), got, want)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			got := creds(task)
+			if got == "" || got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("thread %s has\n%s\nnot the process's\n%s", filepath.Base(task), got, want)
+				break
+			}
 		}
 	}
 }
