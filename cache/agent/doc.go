@@ -25,8 +25,9 @@
 //
 //	mount PATH
 //	  check PATH against the machine's prefixes, that no snapshot of
-//	    this agent is mounted there, and PATH inside the machine (no
-//	    symlink, a directory or a missing one under an existing parent,
+//	    this agent is mounted there, and PATH inside the machine with
+//	    the requester's rights (no symlink; the requester's directory,
+//	    or a missing one it may create, on the machine's root mount;
 //	    not a mount point): a bad target is refused before anything is
 //	    made
 //	  choose the origin (match over sealed snapshots not in use; pinned
@@ -35,7 +36,8 @@
 //	    it still is
 //	  create            → pending  (store.Create)          step "created"
 //	  mount on the host staging directory                  step "staged"
-//	  mount into the machine (inject.Mount, idmapped)      step "injected"
+//	  mount into the machine (inject.Mount: idmapped, nosuid, nodev,
+//	    as the requester)                                  step "injected"
 //	  unmount the staging directory                        step "unstaged"
 //	  record in use     → in-use   (store.SetState)        step "in-use"
 //	  watch the machine's leader (one pidfd per machine boot)

@@ -130,7 +130,7 @@ func TestHostileRequesterRights(t *testing.T) {
 
 	for _, tt := range []struct{ name, path, want string }{
 		{"inside a directory only machine root may write", home + "/private/cache", "uid 1000"},
-		{"inside a host directory it may not write", shared + "/cache", "uid 1000"},
+		{"inside a host directory it may not write", shared + "/cache", "the machine's own tree"},
 		{"over a directory machine root owns", home + "/hooks", "uid 1000"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,7 +34,10 @@ func (c *call) peerKey() string {
 	if c.who.machine != nil {
 		return "machine " + c.who.machine.Name
 	}
-	return fmt.Sprintf("host uid %d", c.who.uid)
+	if c.who.cred.PID == 0 {
+		return "an unidentified peer"
+	}
+	return fmt.Sprintf("host uid %d", c.who.cred.UID)
 }
 
 // admit counts a connection of c's peer, refusing it past the limit.

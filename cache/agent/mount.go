@@ -34,7 +34,7 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	if taken != "" {
 		return alreadyMounted(req.Path, taken)
 	}
-	if err := inject.CheckTarget(ctx, m, req.Path); err != nil {
+	if err := inject.CheckTarget(ctx, m, c.who.cred, req.Path); err != nil {
 		return c.refusal("checking the mount path", err)
 	}
 	release, fail := a.createSlot(ctx, c, m.Name)
@@ -99,7 +99,7 @@ func (a *Agent) mount(ctx context.Context, c *call, m inject.Machine) *protocol.
 	a.setID(name, id)
 	a.pause("staged")
 
-	if err := inject.Mount(ctx, m, dir, req.Path); err != nil {
+	if err := inject.Mount(ctx, m, c.who.cred, dir, req.Path); err != nil {
 		return c.refusal("mounting the snapshot into the machine", err)
 	}
 	u.push("unmount it in the machine", func(ctx context.Context) error {

@@ -22,8 +22,9 @@ type peer struct {
 	// admin is set for root on the host, outside every machine: the only
 	// peer allowed gc and rm.
 	admin bool
-	// uid is the peer's host uid (SO_PEERCRED).
-	uid uint32
+	// cred is who connected, in the host's ids (zero if not even
+	// SO_PEERCRED could be read): a mount acts with its rights.
+	cred inject.Cred
 }
 
 func (p peer) String() string {
@@ -41,34 +42,19 @@ func (p peer) String() string {
 // else is refused unless it is root on the host. The error's message is
 // fit for the client.
 func (a *Agent) identify(ctx context.Context, conn *net.UnixConn) (peer, error) {
-	m, err := a.id.IdentifyConn(ctx, conn)
+	m, cred, err := a.id.IdentifyConn(ctx, conn)
 	if err == nil {
-		return peer{machine: &m}, nil
+		return peer{machine: &m, cred: cred}, nil
 	}
-	uid := peerUID(conn)
 	if !errors.Is(err, inject.ErrRefused) {
-		return peer{uid: uid}, err
+		return peer{cred: cred}, err
 	}
-	if admin, aerr := hostRoot(conn); aerr != nil {
+	if admin, aerr := hostRoot(cred); aerr != nil {
 		a.log.Warn("checking whether a peer is the host's root failed", "err", aerr)
 	} else if admin {
-		return peer{admin: true}, nil
+		return peer{admin: true, cred: cred}, nil
 	}
-	return peer{uid: uid}, err
-}
-
-// peerUID is the peer's host uid, or an id no user has when it cannot be
-// read.
-func peerUID(conn *net.UnixConn) uint32 {
-	uid := uint32(1<<32 - 1)
-	if raw, err := conn.SyscallConn(); err == nil {
-		raw.Control(func(fd uintptr) {
-			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				uid = cred.Uid
-			}
-		})
-	}
-	return uid
+	return peer{cred: cred}, err
 }
 
 // hostRoot reports whether the peer is root in the agent's own user and
@@ -76,30 +62,16 @@ func peerUID(conn *net.UnixConn) uint32 {
 // its mount namespace: the agent's unit may well have one of its own.) It
 // holds a pidfd of the peer while it reads /proc, and checks it is alive
 // afterwards, so that a reused pid is never believed.
-func hostRoot(conn *net.UnixConn) (bool, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return false, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return false, err
-	}
-	if cerr != nil {
-		return false, cerr
-	}
-	if cred.Uid != 0 || cred.Pid <= 0 {
+func hostRoot(cred inject.Cred) (bool, error) {
+	if cred.UID != 0 || cred.PID <= 0 {
 		return false, nil
 	}
-	pidfd, err := unix.PidfdOpen(int(cred.Pid), 0)
+	pidfd, err := unix.PidfdOpen(cred.PID, 0)
 	if err != nil {
 		return false, nil // gone: not an operator we can answer
 	}
 	defer unix.Close(pidfd)
-	dir := "/proc/" + strconv.Itoa(int(cred.Pid))
+	dir := "/proc/" + strconv.Itoa(cred.PID)
 	for _, ns := range []string{"pid", "user"} {
 		theirs, err1 := os.Readlink(dir + "/ns/" + ns)
 		ours, err2 := os.Readlink("/proc/self/ns/" + ns)
@@ -117,7 +89,7 @@ func hostRoot(conn *net.UnixConn) (bool, error) {
 		}
 	}
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-		return false, fmt.Errorf("peer pid %d exited while being identified", cred.Pid)
+		return false, fmt.Errorf("peer pid %d exited while being identified", cred.PID)
 	}
 	return true, nil
 }

@@ -17,6 +17,7 @@ func TestMountRefusesBadTargets(t *testing.T) {
 	noHostMountLeaks(t)
 	dir := newLoopFS(t, "ext4").dir
 	m, mach := startRunnerMachine(t, machinetest.Options{})
+	runner := credOf(m, machinetest.Runner)
 
 	// What a hostile job plants, as the runner, in its own home.
 	m.Sh(t, machinetest.Runner, `cd /home/runner && ln -s /etc evil && ln -s /etc link && ln -s /home/runner/real hop && mkdir real && touch file`)
@@ -52,23 +53,28 @@ func TestMountRefusesBadTargets(t *testing.T) {
 		t.Run(tc.target, func(t *testing.T) {
 			// CheckTarget, which the agent calls before it makes a
 			// snapshot, refuses what Mount refuses, for the same reason.
-			mustErr(t, inject.CheckTarget(ctx, mach, tc.target), inject.ErrBadPath, tc.want)
-			mustErr(t, inject.Mount(ctx, mach, dir, tc.target), inject.ErrBadPath, tc.want)
+			mustErr(t, inject.CheckTarget(ctx, mach, runner, tc.target), inject.ErrBadPath, tc.want)
+			mustErr(t, inject.Mount(ctx, mach, runner, dir, tc.target), inject.ErrBadPath, tc.want)
 		})
 	}
-	// And accepts what Mount accepts, creating nothing.
-	for _, target := range []string{"/home/runner/real", "/home/runner/new", "/srv/new"} {
-		if err := inject.CheckTarget(ctx, mach, target); err != nil {
-			t.Errorf("CheckTarget(%s): %v", target, err)
+	// And accepts what Mount accepts, creating nothing: the runner's
+	// directory, a new one in its home, and (for machine root) one in
+	// root's /srv.
+	for _, tc := range []struct {
+		who    inject.Cred
+		target string
+	}{{runner, "/home/runner/real"}, {runner, "/home/runner/new"}, {credOf(m, machinetest.Root), "/srv/new"}} {
+		if err := inject.CheckTarget(ctx, mach, tc.who, tc.target); err != nil {
+			t.Errorf("CheckTarget(%s) as host uid %d: %v", tc.target, tc.who.UID, err)
 		}
 	}
 	if got := m.Sh(t, machinetest.Root, "ls -d /home/runner/new /srv/new 2>&1 | wc -l; ls /home/runner/new /srv/new 2>/dev/null | wc -l"); got != "2\n0" {
 		t.Errorf("CheckTarget made something: %q", got)
 	}
-	if err := inject.Mount(ctx, mach, dir, "/home/runner/real"); err != nil {
+	if err := inject.Mount(ctx, mach, runner, dir, "/home/runner/real"); err != nil {
 		t.Fatal(err)
 	}
-	mustErr(t, inject.CheckTarget(ctx, mach, "/home/runner/real"), inject.ErrBadPath, "already a mount point")
+	mustErr(t, inject.CheckTarget(ctx, mach, runner, "/home/runner/real"), inject.ErrBadPath, "already a mount point")
 	if err := inject.Unmount(ctx, mach, "/home/runner/real"); err != nil {
 		t.Fatal(err)
 	}

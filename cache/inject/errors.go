@@ -8,10 +8,12 @@ import "errors"
 var (
 	// ErrRefused: the peer is not a process of a declared, running machine.
 	ErrRefused = errors.New("peer refused")
-	// ErrBadPath: the mount path is not acceptable for this machine (not
-	// absolute or clean, outside the allowed prefixes, a symlink on the way
-	// inside the machine, a missing parent, not a directory, already a
-	// mount point).
+	// ErrBadPath: the mount path is not acceptable for this machine and
+	// requester (not absolute or clean, outside the allowed prefixes, a
+	// symlink on the way inside the machine, a missing parent, not a
+	// directory, already a mount point, another user's directory, out of
+	// the requester's reach or not its to create, on another mount than
+	// the machine's root).
 	ErrBadPath = errors.New("bad mount path")
 	// ErrNotRunning: the machine is not running, or its leader exited (or
 	// its pid now belongs to another process).

@@ -147,10 +147,57 @@ func (l *loopFS) detach(t *testing.T) {
 func (l *loopFS) released(limit time.Duration) error {
 	for deadline := time.Now().Add(limit); l.attached(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("loop device %s (%s) is still attached %v after it was detached: something still holds its filesystem (a mount in a machine or another mount namespace, a process using it)", l.dev, l.img, limit)
+			return fmt.Errorf("loop device %s (%s) is still attached %v after it was detached: something still holds its filesystem (a mount in a machine or another mount namespace, a process using it)%s", l.dev, l.img, limit, l.holders())
 		}
 	}
 	return nil
+}
+
+// holders lists the mount namespaces that have the loop device's
+// filesystem mounted, for a failure message: those of every thread, and
+// those only a descriptor holds (nsfs, e.g. /proc/PID/ns/mnt opened and
+// kept), each with a process that has it.
+func (l *loopFS) holders() string {
+	var st unix.Stat_t
+	if err := unix.Stat(l.dev, &st); err != nil {
+		return ""
+	}
+	dev := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	seen := map[string]bool{}
+	var out []string
+	tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*")
+	for _, task := range tasks {
+		ns, err := os.Readlink(task + "/ns/mnt")
+		if err != nil || seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		entries, err := mountinfo.Read(task + "/mountinfo")
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.Dev() == dev {
+				comm, _ := os.ReadFile(task + "/comm")
+				out = append(out, fmt.Sprintf("%s (task %s, %s): %s", ns, strings.TrimPrefix(task, "/proc/"), strings.TrimSpace(string(comm)), e.Target))
+			}
+		}
+	}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		target, err := os.Readlink(fd)
+		if err != nil || !strings.HasPrefix(target, "mnt:[") || seen[target] {
+			continue
+		}
+		seen[target] = true
+		pid := strings.Split(fd, "/")[2]
+		comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+		out = append(out, fmt.Sprintf("%s held only by descriptor %s (%s), contents unknown", target, fd, strings.TrimSpace(string(comm))))
+	}
+	if len(out) == 0 {
+		return "; no thread's mount namespace has it mounted, and no descriptor holds another namespace"
+	}
+	return "; " + strings.Join(out, "; ")
 }
 
 func hostMounts() []inject.MountEntry {

@@ -72,20 +72,23 @@ func (id *Identifier) cgroupRoot() (string, error) {
 // the other end of conn, as the kernel recorded it when it connected
 // (SO_PEERCRED).
 func PeerPID(conn *net.UnixConn) (int, error) {
-	pid, fd, err := peer(conn)
+	who, fd, err := peer(conn)
 	if fd >= 0 {
 		unix.Close(fd)
 	}
-	return pid, err
+	return who.PID, err
 }
 
-// peer returns the peer's pid and a pidfd for it: from SO_PEERPIDFD
-// (Linux 6.5+), which names the very process that connected even if its pid
-// was since reused, else from pidfd_open on the SO_PEERCRED pid.
-func peer(conn *net.UnixConn) (pid, pidfd int, err error) {
+// peer returns the peer's credentials as the kernel recorded them when it
+// connected (SO_PEERCRED: pid, effective uid and gid; no groups) and a
+// pidfd for it: from SO_PEERPIDFD (Linux 6.5+), which names the very
+// process that connected even if its pid was since reused, else from
+// pidfd_open on the SO_PEERCRED pid. The credentials are set whenever
+// SO_PEERCRED could be read, also with an error.
+func peer(conn *net.UnixConn) (who Cred, pidfd int, err error) {
 	raw, err := conn.SyscallConn()
 	if err != nil {
-		return 0, -1, fmt.Errorf("peer credentials: %w", err)
+		return Cred{}, -1, fmt.Errorf("peer credentials: %w", err)
 	}
 	var cred *unix.Ucred
 	var credErr, fdErr error
@@ -96,41 +99,56 @@ func peer(conn *net.UnixConn) (pid, pidfd int, err error) {
 			pidfd, fdErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEERPIDFD)
 		}
 	}); err != nil {
-		return 0, -1, fmt.Errorf("peer credentials: %w", err)
+		return Cred{}, -1, fmt.Errorf("peer credentials: %w", err)
 	}
 	if credErr != nil {
-		return 0, -1, fmt.Errorf("peer credentials: getsockopt SO_PEERCRED: %w", credErr)
+		return Cred{}, -1, fmt.Errorf("peer credentials: getsockopt SO_PEERCRED: %w", credErr)
 	}
+	who = Cred{PID: int(cred.Pid), UID: cred.Uid, GID: cred.Gid}
 	if cred.Pid <= 0 {
-		return 0, -1, refused("the peer's pid is not visible from the agent's pid namespace")
+		return who, -1, refused("the peer's pid is not visible from the agent's pid namespace")
 	}
-	pid = int(cred.Pid)
 	switch {
 	case fdErr == nil:
-		return pid, pidfd, nil
+		return who, pidfd, nil
 	case errors.Is(fdErr, unix.ESRCH):
-		return pid, -1, refused(fmt.Sprintf("pid %d has exited", pid))
+		return who, -1, refused(fmt.Sprintf("pid %d has exited", who.PID))
 	}
-	pidfd, err = unix.PidfdOpen(pid, 0)
+	pidfd, err = unix.PidfdOpen(who.PID, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return pid, -1, refused(fmt.Sprintf("pid %d has exited", pid))
+			return who, -1, refused(fmt.Sprintf("pid %d has exited", who.PID))
 		}
-		return pid, -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+		return who, -1, fmt.Errorf("pidfd_open %d: %w", who.PID, err)
 	}
-	return pid, pidfd, nil
+	return who, pidfd, nil
 }
 
 // IdentifyConn identifies the process at the other end of conn. It holds a
 // pidfd for that process while it reads /proc and checks the process is
 // still alive afterwards, so a pid reused meanwhile is never believed.
-func (id *Identifier) IdentifyConn(ctx context.Context, conn *net.UnixConn) (Machine, error) {
-	pid, pidfd, err := peer(conn)
+//
+// It returns the peer's Cred whenever SO_PEERCRED could be read, also
+// when it refuses the peer (the agent counts connections per host uid).
+// A peer whose effective uid or gid is no longer what it connected with
+// is refused: see readGroups.
+func (id *Identifier) IdentifyConn(ctx context.Context, conn *net.UnixConn) (Machine, Cred, error) {
+	who, pidfd, err := peer(conn)
 	if err != nil {
-		return Machine{}, err
+		return Machine{}, who, err
 	}
 	defer unix.Close(pidfd)
-	return id.identify(ctx, pid, func() error { return pidfdAlive(pidfd) })
+	// Read while the pidfd is held; identify checks the process is still
+	// alive afterwards, so the groups are the peer's.
+	if err := readGroups(id.procRoot(), &who); err != nil {
+		if pidfdAlive(pidfd) != nil {
+			// What was read was another process's, under a reused pid.
+			return Machine{}, who, refused(fmt.Sprintf("pid %d exited while being identified", who.PID))
+		}
+		return Machine{}, who, err
+	}
+	m, err := id.identify(ctx, who.PID, func() error { return pidfdAlive(pidfd) })
+	return m, who, err
 }
 
 // Identify identifies process pid, opening a pidfd for it first and
@@ -288,14 +306,18 @@ func findLeader(procRoot, cgroupRoot, name, unit string) (Machine, string, error
 }
 
 // checkLeader confirms that m.Leader is still the process Identify or
-// Lookup found. Called after opening anything through /proc/LEADER, it
-// proves what was opened belongs to the machine.
+// Lookup found, and alive. Called after opening anything through
+// /proc/LEADER, it proves what was opened belongs to the machine; called
+// after a step failed, it tells a machine that died meanwhile (the
+// client's business: ErrNotRunning) from the agent's own failure.
 func checkLeader(m Machine) error {
 	if m.Leader <= 0 || m.LeaderStart == 0 {
 		return fmt.Errorf("machine %q: leader pid or start time unknown: get the Machine from Identify or Lookup", m.Name)
 	}
-	start, err := startTime("/proc", m.Leader)
-	if exited(err) {
+	state, start, err := procStat("/proc", m.Leader)
+	// A zombie is gone too: dead, only not yet reaped, its namespaces
+	// already released.
+	if exited(err) || (err == nil && start == m.LeaderStart && (state == "Z" || state == "X")) {
 		return notRunning(fmt.Sprintf("machine %q is gone: its leader (pid %d) exited", m.Name, m.Leader), err)
 	}
 	if err == nil && start != m.LeaderStart {

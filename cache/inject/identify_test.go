@@ -18,7 +18,9 @@ import (
 )
 
 // agentSocket serves a unix socket the way the agent does: each peer is
-// identified and told who it is ("ok NAME LEADER") or why not ("error …").
+// identified and told who it is ("ok NAME LEADER CGROUP ALLOWED CRED")
+// or why not ("error … CRED"), CRED being "[uid=U gid=G groups=[…]]" in
+// the host's ids.
 // It returns the socket's directory, to bind into machines.
 func agentSocket(t *testing.T, id *inject.Identifier) string {
 	t.Helper()
@@ -48,16 +50,17 @@ func agentSocket(t *testing.T, id *inject.Identifier) string {
 			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 			bufio.NewReader(conn).ReadString('\n')
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := id.IdentifyConn(ctx, conn)
+			m, who, err := id.IdentifyConn(ctx, conn)
 			cancel()
 			kind := ""
 			if errors.Is(err, inject.ErrRefused) {
 				kind = " (refused)"
 			}
+			cred := fmt.Sprintf("[uid=%d gid=%d groups=%v]", who.UID, who.GID, who.Groups)
 			if err != nil {
-				fmt.Fprintf(conn, "error%s %v\n", kind, err)
+				fmt.Fprintf(conn, "error%s %v %s\n", kind, err, cred)
 			} else {
-				fmt.Fprintf(conn, "ok %s %d %s %s\n", m.Name, m.Leader, m.Cgroup, strings.Join(m.Allowed, ","))
+				fmt.Fprintf(conn, "ok %s %d %s %s %s\n", m.Name, m.Leader, m.Cgroup, strings.Join(m.Allowed, ","), cred)
 			}
 			conn.Close()
 		}
@@ -88,10 +91,34 @@ func TestIdentify(t *testing.T) {
 
 	t.Run("declared machine", func(t *testing.T) {
 		want := fmt.Sprintf("ok %s %d %s /home/runner", declared.Name(), declared.Leader(), declared.Cgroup())
+		base := declared.Base()
 		for _, uid := range []int{machinetest.Runner, machinetest.Root} {
-			if got := ask(t, declared, uid); got != want {
-				t.Errorf("uid %d inside %s is told %q, want %q", uid, declared.Name(), got, want)
+			if got := ask(t, declared, uid); !strings.HasPrefix(got, want+" ") {
+				t.Errorf("uid %d inside %s is told %q, want %q…", uid, declared.Name(), got, want)
 			}
+		}
+		// The runner's credentials, in the host's ids, with its
+		// supplementary groups.
+		got := ask(t, declared, machinetest.Root, "setpriv", "--reuid=1000", "--regid=1000", "--groups=27,100")
+		if cred := fmt.Sprintf(" [uid=%d gid=%d groups=[%d %d]]", base+1000, base+1000, base+27, base+100); got != want+cred {
+			t.Errorf("the runner with groups 27 and 100 is told %q, want %q", got, want+cred)
+		}
+	})
+	t.Run("credentials changed after connecting", func(t *testing.T) {
+		// Root connects, then becomes the runner before the agent looks:
+		// SO_PEERCRED says root, /proc the runner. Neither is believed.
+		script := `use Socket; socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+			connect($s, pack_sockaddr_un("/run/rigplan/agent.sock")) or die "connect: $!";
+			$) = "1000 1000"; $( = 1000; $< = $> = 1000; $> == 1000 or die "setuid: $!";
+			syswrite($s, "mount /home/runner/cache\n"); print while <$s>;`
+		res, err := declared.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Root, Args: []string{"perl", "-e", script}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.TrimSpace(string(res.Stdout))
+		t.Logf("told: %s", got)
+		if want := fmt.Sprintf("[uid=%d gid=%d groups=[]]", declared.Base(), declared.Base()); !strings.HasPrefix(got, "error (refused) pid ") || !strings.Contains(got, "changed its user or group since it connected") || !strings.HasSuffix(got, want) {
+			t.Errorf("a peer that changed its uid after connecting is told %q", got)
 		}
 	})
 	t.Run("undeclared machine", func(t *testing.T) {
@@ -124,7 +151,7 @@ func TestIdentify(t *testing.T) {
 		n, _ := conn.Read(b)
 		cg, _ := os.ReadFile("/proc/self/cgroup")
 		want := fmt.Sprintf("error (refused) pid %d is not in a declared machine (cgroup ", os.Getpid())
-		if got := string(b[:n]); !strings.HasPrefix(got, want) {
+		if got := string(b[:n]); !strings.HasPrefix(got, want) || !strings.Contains(got, fmt.Sprintf("[uid=%d gid=%d ", os.Getuid(), os.Getgid())) {
 			t.Errorf("the host process is told %q, want %q… (its cgroups: %s)", got, want, cg)
 		}
 		_, err = id.Identify(context.Background(), os.Getpid())

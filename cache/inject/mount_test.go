@@ -2,6 +2,7 @@ package inject_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,14 @@ func startRunnerMachine(t *testing.T, opts machinetest.Options) (*machinetest.Ma
 	return m, mach
 }
 
+// credOf is the Cred of a request from a process of machine m that runs
+// as uid (and gid) inside, with no supplementary groups, as
+// machinetest's commands do (nsenter --setuid clears them). Mount and
+// CheckTarget do not look at the pid.
+func credOf(m *machinetest.Machine, uid int) inject.Cred {
+	return inject.Cred{UID: m.Base() + uint32(uid), GID: m.Base() + uint32(uid)}
+}
+
 // TestMountIntoMachine is the cache's whole life in a machine: a job, as
 // uid 1000 inside a user-namespaced machine, reads and writes a cache whose
 // files carry uid 1000 on disk, and after the machine powers off nothing
@@ -57,7 +66,8 @@ func TestMountIntoMachine(t *testing.T) {
 			}
 
 			m, mach := startRunnerMachine(t, machinetest.Options{})
-			if err := inject.Mount(ctx, mach, dir, cacheTarget); err != nil {
+			runner := credOf(m, machinetest.Runner)
+			if err := inject.Mount(ctx, mach, runner, dir, cacheTarget); err != nil {
 				t.Fatal(err)
 			}
 
@@ -111,12 +121,12 @@ func TestMountIntoMachine(t *testing.T) {
 			}
 
 			// A second mount at the same path would hide the first.
-			mustErr(t, inject.Mount(ctx, mach, dir, cacheTarget), inject.ErrBadPath, "already a mount point", mach.Name)
+			mustErr(t, inject.Mount(ctx, mach, runner, dir, cacheTarget), inject.ErrBadPath, "already a mount point", mach.Name)
 
-			// A missing target is created as the machine's root; Unmount
-			// takes the mount back and leaves that directory.
+			// A missing target is created as the requester, the runner;
+			// Unmount takes the mount back and leaves that directory.
 			extra := "/home/runner/extra"
-			if err := inject.Mount(ctx, mach, dir, extra); err != nil {
+			if err := inject.Mount(ctx, mach, runner, dir, extra); err != nil {
 				t.Fatal(err)
 			}
 			if got := m.Sh(t, machinetest.Runner, "cat "+extra+"/new"); got != "new" {
@@ -125,8 +135,8 @@ func TestMountIntoMachine(t *testing.T) {
 			if err := inject.Unmount(ctx, mach, extra); err != nil {
 				t.Fatal(err)
 			}
-			if got := m.Sh(t, machinetest.Runner, "stat -c '%u:%g %a' "+extra+"; ls -A "+extra+"; echo end"); got != "0:0 755\nend" {
-				t.Errorf("after Unmount, %s inside is %q, want an empty directory of the machine's root", extra, got)
+			if got := m.Sh(t, machinetest.Runner, "stat -c '%u:%g %a' "+extra+"; ls -A "+extra+"; echo end"); got != "1000:1000 755\nend" {
+				t.Errorf("after Unmount, %s inside is %q, want an empty directory of the runner's", extra, got)
 			}
 			mustErr(t, inject.Unmount(ctx, mach, extra), inject.ErrNotMounted, extra)
 			mustErr(t, inject.Unmount(ctx, mach, "/home/runner/no/such"), inject.ErrNotMounted, "nothing is mounted")
@@ -162,7 +172,7 @@ func TestMountIntoMachine(t *testing.T) {
 			if err := lfs.released(15 * time.Second); err != nil {
 				t.Fatalf("after the machine powered off and the host unmounted it: %v: the machine's mount leaked", err)
 			}
-			mustErr(t, inject.Mount(ctx, mach, t.TempDir(), cacheTarget), inject.ErrNotRunning, mach.Name)
+			mustErr(t, inject.Mount(ctx, mach, runner, t.TempDir(), cacheTarget), inject.ErrNotRunning, mach.Name)
 			if _, err := inject.WatchLeader(mach); err == nil {
 				t.Error("WatchLeader of a machine that is gone succeeded")
 			}
@@ -172,19 +182,21 @@ func TestMountIntoMachine(t *testing.T) {
 
 // TestMountLeavesTheAgentAlone repeats Mount and Unmount: the setns they
 // do on a throw-away thread must never reach the agent's own process, in
-// particular not through the main thread (which /proc/self names).
+// particular not through the main thread (which /proc/self names), and
+// no thread of the agent may be left with the requester's credentials.
 func TestMountLeavesTheAgentAlone(t *testing.T) {
 	machinetest.Require(t)
 	ctx := context.Background()
 	noHostMountLeaks(t)
 	dir := newLoopFS(t, "ext4").dir
 	m, mach := startRunnerMachine(t, machinetest.Options{})
+	runner := credOf(m, machinetest.Runner)
 	ours, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		if err := inject.Mount(ctx, mach, dir, cacheTarget); err != nil {
+		if err := inject.Mount(ctx, mach, runner, dir, cacheTarget); err != nil {
 			t.Fatal(err)
 		}
 		if err := inject.Unmount(ctx, mach, cacheTarget); err != nil {
@@ -196,5 +208,41 @@ func TestMountLeavesTheAgentAlone(t *testing.T) {
 	}
 	if got := m.Sh(t, machinetest.Root, "grep -c ' "+cacheTarget+" ' /proc/self/mountinfo || true"); got != "0" {
 		t.Errorf("%s mounts left in the machine after Unmount", got)
+	}
+	// Every thread left is as the process started: the ids, groups and
+	// capabilities of the main thread. (A throw-away thread exits just
+	// after it handed back its result, so one may still be seen on its
+	// way out: it must be gone soon.)
+	creds := func(task string) string {
+		b, err := os.ReadFile(task + "/status")
+		if err != nil {
+			return "" // a thread that just exited
+		}
+		var keep []string
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, k := range []string{"Uid:", "Gid:", "Groups:", "CapEff:", "CapPrm:"} {
+				if strings.HasPrefix(line, k) {
+					keep = append(keep, line)
+				}
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	want := creds(fmt.Sprintf("/proc/self/task/%d", os.Getpid()))
+	tasks, err := filepath.Glob("/proc/self/task/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			got := creds(task)
+			if got == "" || got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("thread %s has\n%s\nnot the process's\n%s", filepath.Base(task), got, want)
+				break
+			}
+		}
 	}
 }

@@ -23,7 +23,7 @@ func Mounts(ctx context.Context, m Machine) ([]MountEntry, error) {
 	}
 	entries, err := mountinfo.Read(procPath("/proc", m.Leader, "mountinfo"))
 	if err != nil {
-		return nil, fmt.Errorf("machine %q: read its mounts: %w", m.Name, err)
+		return nil, unlessGone(m, fmt.Errorf("machine %q: read its mounts: %w", m.Name, err))
 	}
 	// What was read is the machine's only if the leader is still the same
 	// process.

@@ -64,65 +64,92 @@ func pidNamespace(procRoot string, pid int) (string, error) {
 // in clock ticks after boot. With the pid, it names one process for good:
 // a later process reusing the pid starts later.
 func startTime(procRoot string, pid int) (uint64, error) {
-	b, err := os.ReadFile(procPath(procRoot, pid, "stat"))
-	if err != nil {
-		return 0, err
-	}
-	return parseStartTime(string(b))
+	_, start, err := procStat(procRoot, pid)
+	return start, err
 }
 
-// parseStartTime reads field 22 of a /proc/PID/stat line. The command name
-// (field 2) is in parentheses and may itself hold spaces and parentheses,
-// so fields are counted from the last ")".
-func parseStartTime(stat string) (uint64, error) {
+// procStat returns the state (field 3: "R", "S", "Z" for a zombie…) and
+// the start time (field 22) of /proc/PID/stat.
+func procStat(procRoot string, pid int) (state string, start uint64, err error) {
+	b, err := os.ReadFile(procPath(procRoot, pid, "stat"))
+	if err != nil {
+		return "", 0, err
+	}
+	return parseStat(string(b))
+}
+
+// parseStat reads fields 3 and 22 of a /proc/PID/stat line. The command
+// name (field 2) is in parentheses and may itself hold spaces and
+// parentheses, so fields are counted from the last ")".
+func parseStat(stat string) (state string, start uint64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("bad /proc stat line %q", stat)
+		return "", 0, fmt.Errorf("bad /proc stat line %q", stat)
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
-		return 0, fmt.Errorf("short /proc stat line %q", stat)
+		return "", 0, fmt.Errorf("short /proc stat line %q", stat)
 	}
 	v, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil || v == 0 {
-		return 0, fmt.Errorf("bad start time %q in /proc stat line", f[19])
+		return "", 0, fmt.Errorf("bad start time %q in /proc stat line", f[19])
 	}
-	return v, nil
+	return f[0], v, nil
 }
 
-// rootIDs returns the host uid and gid that are root inside pid's user
-// namespace, from its uid_map and gid_map.
-func rootIDs(procRoot string, pid int) (uid, gid int, err error) {
-	if uid, err = mapRoot(procPath(procRoot, pid, "uid_map")); err != nil {
-		return 0, 0, err
+// idRange is one line of a uid_map or gid_map: ids inside..inside+n-1 of
+// the namespace are outside..outside+n-1 outside it.
+type idRange struct{ inside, outside, n uint32 }
+
+// idMap is a user namespace's uid_map or gid_map, read from outside.
+type idMap []idRange
+
+// inside returns the id that host id outside is inside the namespace.
+func (m idMap) inside(outside uint32) (uint32, bool) {
+	for _, r := range m {
+		if outside >= r.outside && outside-r.outside < r.n {
+			return r.inside + (outside - r.outside), true
+		}
 	}
-	if gid, err = mapRoot(procPath(procRoot, pid, "gid_map")); err != nil {
-		return 0, 0, err
-	}
-	return uid, gid, nil
+	return 0, false
 }
 
-// mapRoot finds the outside id of inside id 0 in a uid_map or gid_map.
-func mapRoot(file string) (int, error) {
+// readIDMap reads a uid_map or gid_map (/proc/PID/uid_map).
+func readIDMap(file string) (idMap, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	var m idMap
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 3 {
+		if len(f) == 0 {
 			continue
 		}
-		inside, err1 := strconv.ParseUint(f[0], 10, 32)
-		outside, err2 := strconv.ParseUint(f[1], 10, 32)
-		n, err3 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return 0, fmt.Errorf("%s: bad line %q", file, line)
+		r, ok := parseIDRange(f)
+		if !ok {
+			return nil, fmt.Errorf("%s: bad line %q", file, line)
 		}
-		if inside == 0 && n > 0 {
-			return int(outside), nil
-		}
+		m = append(m, r)
 	}
-	return 0, fmt.Errorf("%s maps no id to 0: the machine has no root", file)
+	if len(m) == 0 {
+		return nil, fmt.Errorf("%s maps no ids", file)
+	}
+	return m, nil
+}
+
+func parseIDRange(f []string) (idRange, bool) {
+	if len(f) != 3 {
+		return idRange{}, false
+	}
+	var v [3]uint32
+	for i, s := range f {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return idRange{}, false
+		}
+		v[i] = uint32(n)
+	}
+	return idRange{inside: v[0], outside: v[1], n: v[2]}, v[2] > 0
 }

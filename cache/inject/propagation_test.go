@@ -25,7 +25,8 @@ func TestMountDoesNotPropagate(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, mach := startRunnerMachine(t, machinetest.Options{})
-	if err := inject.Mount(ctx, mach, dir, cacheTarget); err != nil {
+	runner := credOf(m, machinetest.Runner)
+	if err := inject.Mount(ctx, mach, runner, dir, cacheTarget); err != nil {
 		t.Fatal(err)
 	}
 
