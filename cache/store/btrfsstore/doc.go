@@ -23,7 +23,7 @@
 //	List      one scan of DIR (an lstat per entry) and of DIR/.rigplan, one read per sidecar
 //	          (and BTRFS_IOC_SUBVOL_GETFLAGS for a sealed one whose sidecar says otherwise);
 //	          with quotas on, BTRFS_IOC_QUOTA_RESCAN_STATUS and two BTRFS_IOC_TREE_SEARCH
-//	          (the quota tree, DIR's ROOT_REF items) for every snapshot's Size
+//	          (the quota tree, every ROOT_REF item of the root tree) for every snapshot's Size
 //	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), BTRFS_IOC_QGROUP_LIMIT, then the sidecar
 //	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
 //	SetState  the sidecar; sealing first sets the subvolume read-only
@@ -126,12 +126,20 @@
 // # Quotas
 //
 // With btrfs quotas (qgroups) on, btrfs counts per subvolume the bytes it
-// holds exclusively: shared with no other subvolume. List reports that
-// counter as each snapshot's Size (the default subvolume's too), read in
-// one search of the quota tree for all of them; it is 0 (not known) when
-// quotas are off, while a rescan runs, and when btrfs marks the counters
-// inconsistent. The counters move when btrfs commits a transaction
-// (every 30 seconds, or at a sync), so a job's latest writes show late.
+// holds exclusively: shared with no other subvolume. List reports as each
+// snapshot's Size (the default subvolume's too) that counter of its
+// subvolume plus those of every subvolume nested in it, at any depth: a
+// subvolume a job makes inside its cache (podman's btrfs storage driver
+// does) is a qgroup of its own, and what the job writes there is still
+// what its snapshot holds. List reads the counters in one search of the
+// quota tree and the nesting in one search of the root tree (all its
+// ROOT_REF items), whatever the number of snapshots and of subvolumes in
+// them. Bytes that two subvolumes of one nest share (a job's snapshot of
+// its cache inside it) are exclusive to neither and not counted. Size is
+// 0 (not known) when quotas are off, while a rescan runs, and when btrfs
+// marks the counters inconsistent. The counters move when btrfs commits
+// a transaction (every 30 seconds, or at a sync), so a job's latest
+// writes show late.
 // A snapshot's exclusive bytes also grow without a write when a snapshot
 // sharing its data is deleted: a job's snapshot holds its origin's cache
 // alone once retention deletes the origin.
@@ -158,10 +166,11 @@
 // cache is a qgroup of its own, with no limit (full accounting puts a new
 // subvolume in no parent qgroup), and a snapshot a job makes of its
 // cache inside it gets a limit of its own. A job that makes them before
-// it reaches its Quota can write past it; the filesystem may then fill,
-// which the store survives (above), and Delete removes them with the
-// snapshot. Only simple quotas (Linux 6.7) put a new subvolume into its
-// parent's qgroups by themselves.
+// it reaches its Quota can write past it (List's Size counts what it
+// wrote there all the same); the filesystem may then fill, which the
+// store survives (above), and Delete removes them with the snapshot.
+// Only simple quotas (Linux 6.7) put a new subvolume into its parent's
+// qgroups by themselves.
 //
 // # Usage
 //

@@ -103,18 +103,54 @@ func childRefs(fsDir *os.File, parent uint64) ([]rootRef, error) {
 		if objectID != parent || typ != rootRefKey {
 			return nil
 		}
-		// struct btrfs_root_ref: dirid, sequence, name_len, then the name.
-		if len(item) < 18 {
-			return fmt.Errorf("a root ref of %d bytes", len(item))
+		r, err := parseRootRef(offset, item)
+		if err != nil {
+			return err
 		}
-		n := int(binary.LittleEndian.Uint16(item[16:]))
-		if len(item) < 18+n {
-			return fmt.Errorf("a root ref cut short")
-		}
-		refs = append(refs, rootRef{id: offset, dirID: binary.LittleEndian.Uint64(item), name: string(item[18 : 18+n])})
+		refs = append(refs, r)
 		return nil
 	})
 	return refs, err
+}
+
+// allChildRefs lists the subvolumes of the whole filesystem by the
+// subvolume holding each: every ROOT_REF item of the root tree, in one
+// search. The search returns the other items of the root tree too (a
+// ROOT_ITEM and a ROOT_BACKREF per subvolume, a few more per tree):
+// a range of keys cannot pick one type across objectids.
+func allChildRefs(fsDir *os.File) (map[uint64][]rootRef, error) {
+	key := searchKey{
+		treeID:      rootTreeObjectID,
+		maxObjectID: math.MaxUint64,
+		minType:     rootRefKey, maxType: rootRefKey,
+		maxOffset: math.MaxUint64, maxTransID: math.MaxUint64,
+	}
+	out := map[uint64][]rootRef{}
+	err := treeSearch(fsDir, key, func(objectID uint64, typ uint32, offset uint64, item []byte) error {
+		if typ != rootRefKey {
+			return nil
+		}
+		r, err := parseRootRef(offset, item)
+		if err != nil {
+			return err
+		}
+		out[objectID] = append(out[objectID], r)
+		return nil
+	})
+	return out, err
+}
+
+// parseRootRef reads the ROOT_REF item of child subvolume id.
+func parseRootRef(id uint64, item []byte) (rootRef, error) {
+	// struct btrfs_root_ref: dirid, sequence, name_len, then the name.
+	if len(item) < 18 {
+		return rootRef{}, fmt.Errorf("a root ref of %d bytes", len(item))
+	}
+	n := int(binary.LittleEndian.Uint16(item[16:]))
+	if len(item) < 18+n {
+		return rootRef{}, fmt.Errorf("a root ref cut short")
+	}
+	return rootRef{id: id, dirID: binary.LittleEndian.Uint64(item), name: string(item[18 : 18+n])}, nil
 }
 
 // dirRef is a directory's entry in its parent directory.
