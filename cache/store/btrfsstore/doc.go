@@ -33,6 +33,9 @@
 //	          first, BTRFS_IOC_SNAP_DESTROY, the sidecar
 //	Usage     statfs(2)
 //	Busy      the same scan for mounts as Delete (store.BusyChecker)
+//	Settle    BTRFS_IOC_SYNC, then a BTRFS_IOC_TREE_SEARCH per deleted subvolume every 50 ms
+//	          until btrfs has dropped them all (again BTRFS_IOC_SYNC every second), then
+//	          syncfs (store.Settler)
 //
 // The snapshot ioctl is used instead of `btrfs subvolume snapshot`: the
 // fork and exec cost 3 to 5 times the snapshot itself (BenchmarkCreate
@@ -93,7 +96,37 @@
 //   - Delete works on a full filesystem. btrfs gives the space back in
 //     the background, once its cleaner has dropped the subvolume (within
 //     the 30-second commit interval, then as long as the tree takes):
-//     Usage falls some moments after Delete returns, not at once.
+//     Usage falls some moments after Delete returns, not at once, or
+//     once Settle returns (below).
+//
+// # Space given back
+//
+// BTRFS_IOC_SNAP_DESTROY unlinks a subvolume and returns; the cleaner
+// thread drops its tree when the transaction thread next wakes it
+// (every commit interval, 30 seconds by default), and statfs counts the
+// freed extents once the transaction that freed them is committed.
+// Retention, which deletes a snapshot at a time when sizes are unknown
+// (quotas off) and reads Usage after each, would find the store as full
+// as before and delete every sealed cache. So the store implements
+// store.Settler: Delete remembers the ids of the subvolumes it destroyed
+// (the snapshot's and those its job made inside it; the newest 4096
+// when nobody settles), and Settle waits for them as `btrfs subvolume
+// sync` does, polling for their ROOT_ITEMs in the root tree, which the
+// cleaner removes last (BTRFS_IOC_SUBVOL_SYNC_WAIT does it in the kernel
+// from Linux 6.13 only; the hosts run 6.1). It first wakes the cleaner
+// with BTRFS_IOC_SYNC (what `btrfs filesystem sync` does: it commits the
+// running transaction and pokes the transaction thread, which wakes the
+// cleaner; newer kernels wake the cleaner directly), which makes the
+// wait milliseconds for a cache of hundreds of MiB instead of up to 30
+// seconds (seen on Linux 6.1, in the UML kernel, and 6.18), and wakes it
+// again every second (a subvolume with a file still open when it was
+// deleted reaches the cleaner only once that file is closed). Last it
+// syncs the filesystem, without which statfs still counts the space
+// (seen on both). Both syncs write back the whole filesystem's dirty
+// data, the jobs' too; they run apart from Settle's caller, so that its
+// context bounds the wait even when the writeback takes long.
+// Subvolumes not dropped when the context ends are forgotten: their
+// space comes back by itself.
 //
 // # Delete and mounts
 //

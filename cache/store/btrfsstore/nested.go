@@ -249,8 +249,9 @@ func openNested(parent *os.File, v *subvol) (*os.File, error) {
 // read-only subvolume cannot change, so a read-only parent is made
 // writable first; should a deletion fail, it is made read-only again, so
 // that a sealed snapshot never stays writable. It reports whether it
-// made v writable.
-func destroyNested(fsDir, root *os.File, v *subvol) (writable bool, err error) {
+// made v writable, and calls gone with the id of each subvolume it
+// deleted.
+func destroyNested(fsDir, root *os.File, v *subvol, gone func(id uint64)) (writable bool, err error) {
 	if len(v.children) == 0 {
 		return false, nil
 	}
@@ -269,16 +270,16 @@ func destroyNested(fsDir, root *os.File, v *subvol) (writable bool, err error) {
 		}()
 	}
 	for _, c := range v.children {
-		if err := destroyTree(fsDir, root, c); err != nil {
+		if err := destroyTree(fsDir, root, c, gone); err != nil {
 			return false, err
 		}
 	}
 	return ro, nil
 }
 
-// destroyTree deletes nested subvolume v and everything in it; its
-// parent's root is open as parent.
-func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
+// destroyTree deletes nested subvolume v and everything in it, calling
+// gone with each id deleted; its parent's root is open as parent.
+func destroyTree(fsDir, parent *os.File, v *subvol, gone func(id uint64)) (err error) {
 	if len(v.children) > 0 {
 		var f *os.File
 		if f, err = openNested(parent, v); err != nil {
@@ -286,7 +287,7 @@ func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
 		}
 		defer f.Close()
 		var writable bool
-		if writable, err = destroyNested(fsDir, f, v); err != nil {
+		if writable, err = destroyNested(fsDir, f, v, gone); err != nil {
 			return err
 		}
 		if writable {
@@ -300,5 +301,6 @@ func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
 	if err := destroyByID(fsDir, v.id); err != nil {
 		return fmt.Errorf("btrfs subvolume delete %s (id %d): %w", v.path(), v.id, err)
 	}
+	gone(v.id)
 	return nil
 }
