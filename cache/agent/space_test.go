@@ -17,20 +17,25 @@ import (
 )
 
 // btrfs gives a deleted subvolume's space back in the background, up to
-// a commit interval (30 seconds) later. With sizes unknown (quotas off),
-// space retention deletes one sealed cache at a time and reads the use
-// again: it must wait for the space to come back, or it finds the store
-// as full as before and deletes every cache. Four sealed caches of
-// 64 MiB each fill the store over its high watermark, so that deleting
-// the oldest two brings it under the low one: gc deletes exactly those
-// two, and the newer two survive with their content.
-func TestSpaceRetentionWaitsForBtrfsToFree(t *testing.T) {
-	const cacheBytes = 64 << 20
-	e := newEnvSize(t, 1, 1<<30)
+// a commit interval (30 seconds) later. Retention that reads the store's
+// use right after a deletion finds it as full as before and deletes
+// more. The tests here fill a store of 1 GiB with four sealed caches of
+// 64 MiB each (written straight into the snapshots, all with the
+// annotation "main"), oldest first.
+
+const cacheBytes = 64 << 20
+
+var caches = []string{"cache-1", "cache-2", "cache-3", "cache-4"} // oldest first
+
+// fillCaches makes the sealed caches and returns watermarks that the
+// store's use is over (the high one by half a cache), and that deleting
+// the oldest two brings it under (the low one, one and a half caches
+// under the use).
+func fillCaches(t *testing.T, e *env) retention.Policy {
+	t.Helper()
 	ctx := context.Background()
-	caches := []string{"cache-1", "cache-2", "cache-3", "cache-4"} // oldest first
 	for _, name := range caches {
-		if _, err := e.store.Create(ctx, "default", name, e.declared[0], []string{name}); err != nil {
+		if _, err := e.store.Create(ctx, "default", name, e.declared[0], []string{"main"}); err != nil {
 			t.Fatal(err)
 		}
 		f, err := os.Create(filepath.Join(e.mnt, "snaps", name, "blob"))
@@ -52,15 +57,18 @@ func TestSpaceRetentionWaitsForBtrfsToFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One cache's share of the store, in percent: the watermarks lie
-	// half a cache above what two deletions leave, and half a cache
-	// below the use now.
-	share := float64(cacheBytes) / float64(u.DataBytes) * 100
+	share := float64(cacheBytes) / float64(u.DataBytes) * 100 // one cache, in percent
 	round := func(pct float64) float64 { return math.Round(pct*10) / 10 }
 	p := retention.Policy{DataHigh: round(u.DataPercent - share/2), DataLow: round(u.DataPercent - 1.5*share)}
-	t.Logf("store %.1f%% used, a cache is %.1f%%: watermarks %.1f%%/%.1f%%", u.DataPercent, share, p.DataHigh, p.DataLow)
-	e.serve(e.config(func(c *agent.Config) { c.Retention = p }), depsNone())
+	t.Logf("store %.1f%% used, a cache is %.1f%%: watermarks %g%%/%g%%", u.DataPercent, share, p.DataHigh, p.DataLow)
+	return p
+}
 
+// gcDeletes runs gc and checks that it deleted exactly the oldest two
+// caches, that the newer two survive with their content, and that the
+// store is under its low watermark afterwards.
+func gcDeletes(t *testing.T, e *env, p retention.Policy) {
+	t.Helper()
 	res, err := protocol.ParseGCResult(e.ask(&protocol.Request{Command: protocol.CommandGC}))
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +89,33 @@ func TestSpaceRetentionWaitsForBtrfsToFree(t *testing.T) {
 			t.Errorf("the surviving cache %s lost its content: %v", name, err)
 		}
 	}
-	if u, err = e.store.Usage(ctx); err != nil {
+	u, err := e.store.Usage(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if p.OverLow(u) {
-		t.Errorf("after gc the store is %.1f%% used, over the low watermark %.1f%%", u.DataPercent, p.DataLow)
+		t.Errorf("after gc the store is %.1f%% used, over the low watermark %g%%", u.DataPercent, p.DataLow)
 	}
+}
+
+// With sizes unknown (quotas off), space retention deletes one sealed
+// cache at a time and reads the use again: it must wait for btrfs to
+// free what it deleted, or it deletes every cache.
+func TestSpaceRetentionWaitsForBtrfsToFree(t *testing.T) {
+	e := newEnvSize(t, 1, 1<<30)
+	p := fillCaches(t, e)
+	e.serve(e.config(func(c *agent.Config) { c.Retention = p }), depsNone())
+	gcDeletes(t, e, p)
+}
+
+// The newest two per annotation set are kept: retention's first rule
+// deletes the oldest two, which brings the store under both watermarks.
+// Space retention, which looks at the use next, must see that, not the
+// use of before.
+func TestSpaceRetentionWaitsForWhatKeepPerSetFreed(t *testing.T) {
+	e := newEnvSize(t, 1, 1<<30)
+	p := fillCaches(t, e)
+	p.KeepPerSet = 2
+	e.serve(e.config(func(c *agent.Config) { c.Retention = p }), depsNone())
+	gcDeletes(t, e, p)
 }
