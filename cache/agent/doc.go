@@ -61,7 +61,12 @@
 //	watermark, and on gc) deletes sealed snapshots by age, by count per
 //	annotation set, and oldest first while the store is over its
 //	watermarks; never the default volume, a snapshot in use or being
-//	made, or one a request is copying.
+//	made, or one a request is copying. After each batch it deleted for
+//	space, and before it reads the store's use again, it waits (at most
+//	30 s) for a store whose deletions free space only later
+//	(store.Settler: btrfs's cleaner) to count what they gave back;
+//	otherwise it would find the store as full as before and delete
+//	more than needed.
 //
 // The steps named above are where the test-only PauseEnv hook can stop
 // a request, so that the crash tests can kill the agent exactly there.

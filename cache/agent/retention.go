@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/retention"
@@ -55,8 +56,9 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 	}
 	p := a.cfg.Retention
 	snaps, held, _ := a.retentionView()
+	planned := false
 	for _, d := range retention.Plan(p, snaps, held, a.now()) {
-		a.delete(ctx, d, dryRun, &res)
+		planned = a.delete(ctx, d, dryRun, &res) || planned
 	}
 	u, err := a.store.Usage(ctx)
 	if err != nil {
@@ -64,6 +66,17 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 	}
 	if !p.OverHigh(u) {
 		return res, nil
+	}
+	if planned && !dryRun {
+		// What Plan deleted may not be counted yet: space retention
+		// would delete for space that is on its way back.
+		a.settle(ctx)
+		if u, err = a.store.Usage(ctx); err != nil {
+			return res, fmt.Errorf("read the store's usage: %w", err)
+		}
+		if !p.OverHigh(u) {
+			return res, nil
+		}
 	}
 	failed := map[string]bool{}
 	for {
@@ -75,17 +88,47 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 		if len(batch) == 0 {
 			return res, nil
 		}
+		deleted := false
 		for _, d := range batch {
-			if !a.delete(ctx, d, dryRun, &res) {
+			if a.delete(ctx, d, dryRun, &res) {
+				deleted = true
+			} else {
 				failed[d.Snapshot.Name] = true
 			}
 		}
 		if dryRun {
 			return res, nil
 		}
+		if deleted {
+			a.settle(ctx)
+		}
 		if u, err = a.store.Usage(ctx); err != nil {
 			return res, fmt.Errorf("read the store's usage: %w", err)
 		}
+	}
+}
+
+// settleWait bounds how long retention waits for a store to count the
+// space its deletions gave back: a mount request may be waiting on the
+// pass (ensureSpace).
+const settleWait = 30 * time.Second
+
+// settle waits, up to settleWait, until the store counts the space of
+// what retention deleted in Usage, when the store frees space only later
+// (store.Settler: btrfs). Without it, retention would read the use of
+// before the deletions, find the store as full, and delete more than
+// needed, every sealed cache at worst. When the wait ends first,
+// retention goes on with the use it reads: what was deleted then may be
+// deleted for again.
+func (a *Agent) settle(ctx context.Context) {
+	st, ok := a.store.(store.Settler)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, settleWait)
+	defer cancel()
+	if err := st.Settle(ctx); err != nil {
+		a.log.Warn("retention: the store did not count the space of the deleted snapshots in time; going on with the use it reports", "wait", settleWait, "err", err)
 	}
 }
 

@@ -23,7 +23,8 @@
 //			if len(batch) == 0 {
 //				break // under the low watermarks, or nothing left to delete
 //			}
-//			// delete batch, drop it from snaps, u = store.Usage()
+//			// delete batch, drop it from snaps; when the store is a
+//			// store.Settler (btrfs), Settle; then u = store.Usage()
 //		}
 //	}
 //	if p.OverHigh(u) {

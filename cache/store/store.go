@@ -71,8 +71,9 @@ type Snapshot struct {
 	// Default marks the store's default volume. It is reported Sealed:
 	// it is always a valid origin.
 	Default bool
-	// Size is the space the snapshot uses exclusively, when the store knows
-	// it (0 otherwise).
+	// Size is the space the snapshot uses exclusively, with that of
+	// what its job nested inside it (btrfs subvolumes), when the store
+	// knows it (0 otherwise).
 	Size int64
 }
 

@@ -90,7 +90,7 @@ func (s *Store) deleteSubvolume(sub *os.File, name string) error {
 	case where != "":
 		return fmt.Errorf("it is in use: the subvolume %s inside it is %s: unmount that first", ids[mid].path(), where)
 	}
-	writable, err := destroyNested(parent, sub, tree)
+	writable, err := destroyNested(parent, sub, tree, s.remember)
 	if err != nil {
 		return fmt.Errorf("delete the subvolumes made inside it: %w", err)
 	}
@@ -100,6 +100,7 @@ func (s *Store) deleteSubvolume(sub *os.File, name string) error {
 		}
 		return fmt.Errorf("btrfs subvolume delete %s: %w", s.path(name), err)
 	}
+	s.remember(id)
 	return nil
 }
 

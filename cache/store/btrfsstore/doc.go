@@ -23,7 +23,7 @@
 //	List      one scan of DIR (an lstat per entry) and of DIR/.rigplan, one read per sidecar
 //	          (and BTRFS_IOC_SUBVOL_GETFLAGS for a sealed one whose sidecar says otherwise);
 //	          with quotas on, BTRFS_IOC_QUOTA_RESCAN_STATUS and two BTRFS_IOC_TREE_SEARCH
-//	          (the quota tree, DIR's ROOT_REF items) for every snapshot's Size
+//	          (the quota tree, every ROOT_REF item of the root tree) for every snapshot's Size
 //	Create    BTRFS_IOC_SNAP_CREATE_V2 (writable), BTRFS_IOC_QGROUP_LIMIT, then the sidecar
 //	Mount     a bind mount of DIR/NAME, nosuid and nodev: open_tree, mount_setattr, move_mount
 //	SetState  the sidecar; sealing first sets the subvolume read-only
@@ -33,6 +33,9 @@
 //	          first, BTRFS_IOC_SNAP_DESTROY, the sidecar
 //	Usage     statfs(2)
 //	Busy      the same scan for mounts as Delete (store.BusyChecker)
+//	Settle    BTRFS_IOC_SYNC, then a BTRFS_IOC_TREE_SEARCH per deleted subvolume every 50 ms
+//	          until btrfs has dropped them all (again BTRFS_IOC_SYNC every second), then
+//	          syncfs (store.Settler)
 //
 // The snapshot ioctl is used instead of `btrfs subvolume snapshot`: the
 // fork and exec cost 3 to 5 times the snapshot itself (BenchmarkCreate
@@ -93,7 +96,37 @@
 //   - Delete works on a full filesystem. btrfs gives the space back in
 //     the background, once its cleaner has dropped the subvolume (within
 //     the 30-second commit interval, then as long as the tree takes):
-//     Usage falls some moments after Delete returns, not at once.
+//     Usage falls some moments after Delete returns, not at once, or
+//     once Settle returns (below).
+//
+// # Space given back
+//
+// BTRFS_IOC_SNAP_DESTROY unlinks a subvolume and returns; the cleaner
+// thread drops its tree when the transaction thread next wakes it
+// (every commit interval, 30 seconds by default), and statfs counts the
+// freed extents once the transaction that freed them is committed.
+// Retention, which deletes a snapshot at a time when sizes are unknown
+// (quotas off) and reads Usage after each, would find the store as full
+// as before and delete every sealed cache. So the store implements
+// store.Settler: Delete remembers the ids of the subvolumes it destroyed
+// (the snapshot's and those its job made inside it; the newest 4096
+// when nobody settles), and Settle waits for them as `btrfs subvolume
+// sync` does, polling for their ROOT_ITEMs in the root tree, which the
+// cleaner removes last (BTRFS_IOC_SUBVOL_SYNC_WAIT does it in the kernel
+// from Linux 6.13 only; the hosts run 6.1). It first wakes the cleaner
+// with BTRFS_IOC_SYNC (what `btrfs filesystem sync` does: it commits the
+// running transaction and pokes the transaction thread, which wakes the
+// cleaner; newer kernels wake the cleaner directly), which makes the
+// wait milliseconds for a cache of hundreds of MiB instead of up to 30
+// seconds (seen on Linux 6.1, in the UML kernel, and 6.18), and wakes it
+// again every second (a subvolume with a file still open when it was
+// deleted reaches the cleaner only once that file is closed). Last it
+// syncs the filesystem, without which statfs still counts the space
+// (seen on both). Both syncs write back the whole filesystem's dirty
+// data, the jobs' too; they run apart from Settle's caller, so that its
+// context bounds the wait even when the writeback takes long.
+// Subvolumes not dropped when the context ends are forgotten: their
+// space comes back by itself.
 //
 // # Delete and mounts
 //
@@ -126,12 +159,20 @@
 // # Quotas
 //
 // With btrfs quotas (qgroups) on, btrfs counts per subvolume the bytes it
-// holds exclusively: shared with no other subvolume. List reports that
-// counter as each snapshot's Size (the default subvolume's too), read in
-// one search of the quota tree for all of them; it is 0 (not known) when
-// quotas are off, while a rescan runs, and when btrfs marks the counters
-// inconsistent. The counters move when btrfs commits a transaction
-// (every 30 seconds, or at a sync), so a job's latest writes show late.
+// holds exclusively: shared with no other subvolume. List reports as each
+// snapshot's Size (the default subvolume's too) that counter of its
+// subvolume plus those of every subvolume nested in it, at any depth: a
+// subvolume a job makes inside its cache (podman's btrfs storage driver
+// does) is a qgroup of its own, and what the job writes there is still
+// what its snapshot holds. List reads the counters in one search of the
+// quota tree and the nesting in one search of the root tree (all its
+// ROOT_REF items), whatever the number of snapshots and of subvolumes in
+// them. Bytes that two subvolumes of one nest share (a job's snapshot of
+// its cache inside it) are exclusive to neither and not counted. Size is
+// 0 (not known) when quotas are off, while a rescan runs, and when btrfs
+// marks the counters inconsistent. The counters move when btrfs commits
+// a transaction (every 30 seconds, or at a sync), so a job's latest
+// writes show late.
 // A snapshot's exclusive bytes also grow without a write when a snapshot
 // sharing its data is deleted: a job's snapshot holds its origin's cache
 // alone once retention deletes the origin.
@@ -158,10 +199,11 @@
 // cache is a qgroup of its own, with no limit (full accounting puts a new
 // subvolume in no parent qgroup), and a snapshot a job makes of its
 // cache inside it gets a limit of its own. A job that makes them before
-// it reaches its Quota can write past it; the filesystem may then fill,
-// which the store survives (above), and Delete removes them with the
-// snapshot. Only simple quotas (Linux 6.7) put a new subvolume into its
-// parent's qgroups by themselves.
+// it reaches its Quota can write past it (List's Size counts what it
+// wrote there all the same); the filesystem may then fill, which the
+// store survives (above), and Delete removes them with the snapshot.
+// Only simple quotas (Linux 6.7) put a new subvolume into its parent's
+// qgroups by themselves.
 //
 // # Usage
 //

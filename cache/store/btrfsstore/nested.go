@@ -103,18 +103,54 @@ func childRefs(fsDir *os.File, parent uint64) ([]rootRef, error) {
 		if objectID != parent || typ != rootRefKey {
 			return nil
 		}
-		// struct btrfs_root_ref: dirid, sequence, name_len, then the name.
-		if len(item) < 18 {
-			return fmt.Errorf("a root ref of %d bytes", len(item))
+		r, err := parseRootRef(offset, item)
+		if err != nil {
+			return err
 		}
-		n := int(binary.LittleEndian.Uint16(item[16:]))
-		if len(item) < 18+n {
-			return fmt.Errorf("a root ref cut short")
-		}
-		refs = append(refs, rootRef{id: offset, dirID: binary.LittleEndian.Uint64(item), name: string(item[18 : 18+n])})
+		refs = append(refs, r)
 		return nil
 	})
 	return refs, err
+}
+
+// allChildRefs lists the subvolumes of the whole filesystem by the
+// subvolume holding each: every ROOT_REF item of the root tree, in one
+// search. The search returns the other items of the root tree too (a
+// ROOT_ITEM and a ROOT_BACKREF per subvolume, a few more per tree):
+// a range of keys cannot pick one type across objectids.
+func allChildRefs(fsDir *os.File) (map[uint64][]rootRef, error) {
+	key := searchKey{
+		treeID:      rootTreeObjectID,
+		maxObjectID: math.MaxUint64,
+		minType:     rootRefKey, maxType: rootRefKey,
+		maxOffset: math.MaxUint64, maxTransID: math.MaxUint64,
+	}
+	out := map[uint64][]rootRef{}
+	err := treeSearch(fsDir, key, func(objectID uint64, typ uint32, offset uint64, item []byte) error {
+		if typ != rootRefKey {
+			return nil
+		}
+		r, err := parseRootRef(offset, item)
+		if err != nil {
+			return err
+		}
+		out[objectID] = append(out[objectID], r)
+		return nil
+	})
+	return out, err
+}
+
+// parseRootRef reads the ROOT_REF item of child subvolume id.
+func parseRootRef(id uint64, item []byte) (rootRef, error) {
+	// struct btrfs_root_ref: dirid, sequence, name_len, then the name.
+	if len(item) < 18 {
+		return rootRef{}, fmt.Errorf("a root ref of %d bytes", len(item))
+	}
+	n := int(binary.LittleEndian.Uint16(item[16:]))
+	if len(item) < 18+n {
+		return rootRef{}, fmt.Errorf("a root ref cut short")
+	}
+	return rootRef{id: id, dirID: binary.LittleEndian.Uint64(item), name: string(item[18 : 18+n])}, nil
 }
 
 // dirRef is a directory's entry in its parent directory.
@@ -213,8 +249,9 @@ func openNested(parent *os.File, v *subvol) (*os.File, error) {
 // read-only subvolume cannot change, so a read-only parent is made
 // writable first; should a deletion fail, it is made read-only again, so
 // that a sealed snapshot never stays writable. It reports whether it
-// made v writable.
-func destroyNested(fsDir, root *os.File, v *subvol) (writable bool, err error) {
+// made v writable, and calls gone with the id of each subvolume it
+// deleted.
+func destroyNested(fsDir, root *os.File, v *subvol, gone func(id uint64)) (writable bool, err error) {
 	if len(v.children) == 0 {
 		return false, nil
 	}
@@ -233,16 +270,16 @@ func destroyNested(fsDir, root *os.File, v *subvol) (writable bool, err error) {
 		}()
 	}
 	for _, c := range v.children {
-		if err := destroyTree(fsDir, root, c); err != nil {
+		if err := destroyTree(fsDir, root, c, gone); err != nil {
 			return false, err
 		}
 	}
 	return ro, nil
 }
 
-// destroyTree deletes nested subvolume v and everything in it; its
-// parent's root is open as parent.
-func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
+// destroyTree deletes nested subvolume v and everything in it, calling
+// gone with each id deleted; its parent's root is open as parent.
+func destroyTree(fsDir, parent *os.File, v *subvol, gone func(id uint64)) (err error) {
 	if len(v.children) > 0 {
 		var f *os.File
 		if f, err = openNested(parent, v); err != nil {
@@ -250,7 +287,7 @@ func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
 		}
 		defer f.Close()
 		var writable bool
-		if writable, err = destroyNested(fsDir, f, v); err != nil {
+		if writable, err = destroyNested(fsDir, f, v, gone); err != nil {
 			return err
 		}
 		if writable {
@@ -264,5 +301,6 @@ func destroyTree(fsDir, parent *os.File, v *subvol) (err error) {
 	if err := destroyByID(fsDir, v.id); err != nil {
 		return fmt.Errorf("btrfs subvolume delete %s (id %d): %w", v.path(), v.id, err)
 	}
+	gone(v.id)
 	return nil
 }

@@ -144,11 +144,13 @@ func (s *Store) limit(name string) error {
 	return fmt.Errorf("limit it to %d bytes of its own: %w", s.quota, err)
 }
 
-// sizes returns the exclusive bytes of the default subvolume and of each
-// subvolume in the store's directory, by name, or nil when they are not
-// known (see exclusiveBytes). Two tree searches, whatever the number of
-// snapshots: the quota tree, and the ROOT_REF items of the directory's
-// subvolume for the subvolumes' ids.
+// sizes returns, by name, the bytes the default subvolume and each
+// subvolume in the store's directory hold exclusively, each with every
+// subvolume nested in it at any depth (those its job made: each is a
+// qgroup of its own), or nil when they are not known (see
+// exclusiveBytes). Two tree searches, whatever the number of snapshots
+// and of subvolumes inside them: the quota tree, and every ROOT_REF item
+// of the root tree, for the subvolumes' ids and their nesting.
 func (s *Store) sizes() (map[string]int64, error) {
 	d, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
@@ -167,21 +169,44 @@ func (s *Store) sizes() (map[string]int64, error) {
 	if err := unix.Fstat(int(d.Fd()), &st); err != nil {
 		return nil, err
 	}
-	refs, err := childRefs(d, tree)
+	children, err := allChildRefs(d)
 	if err != nil {
-		return nil, fmt.Errorf("read the ids of the subvolumes in %s: %w", s.dir, err)
+		return nil, fmt.Errorf("read the subvolumes of the filesystem of %s: %w", s.dir, err)
 	}
 	out := map[string]int64{}
-	for _, r := range refs {
+	for _, r := range children[tree] {
 		if r.dirID == st.Ino {
-			out[r.name] = excl[r.id]
+			out[r.name] = nestedExclusive(excl, children, r.id)
 		}
 	}
 	if f, err := os.OpenFile(s.defPath, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0); err == nil {
 		if id, err := subvolumeID(f); err == nil {
-			out[s.defName] = excl[id]
+			out[s.defName] = nestedExclusive(excl, children, id)
 		}
 		f.Close()
 	}
 	return out, nil
+}
+
+// nestedExclusive sums the exclusive bytes of subvolume id and of every
+// subvolume nested in it. Bytes two of them share (a job's snapshot of
+// its own cache inside it) are exclusive to neither and not counted: an
+// undercount, where a qgroup of the whole nest would count them once.
+func nestedExclusive(excl map[uint64]int64, children map[uint64][]rootRef, id uint64) int64 {
+	var sum int64
+	seen := map[uint64]bool{}
+	stack := []uint64{id}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[v] {
+			continue // the root tree is a tree; this only guards the walk
+		}
+		seen[v] = true
+		sum += excl[v]
+		for _, c := range children[v] {
+			stack = append(stack, c.id)
+		}
+	}
+	return sum
 }

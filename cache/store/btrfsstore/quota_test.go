@@ -140,3 +140,41 @@ func TestNoQuotaLiftsACopiedLimit(t *testing.T) {
 		t.Errorf("a job of a store without a quota could not write twice the old quota: %v", err)
 	}
 }
+
+// A job that creates subvolumes inside its cache (podman's btrfs storage
+// driver does) writes into qgroups of their own. List counts them in the
+// snapshot's Size, at any depth, so that retention sees what the job
+// holds: here 8 MiB in a nested subvolume and 4 MiB in one nested in
+// that, below a plain directory.
+func TestSizeCountsNestedSubvolumes(t *testing.T) {
+	s, mnt := newStore(t, 1<<30)
+	sh(t, "btrfs", "quota", "enable", mnt)
+	sh(t, "btrfs", "quota", "rescan", "-w", mnt)
+	for _, n := range []string{"job", "idle"} {
+		if _, err := s.Create(bg, "default", n, "m", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := jobMount(t, s, "job")
+	job(t, "btrfs", "subvolume", "create", filepath.Join(dir, "a"))
+	job(t, "mkdir", "-p", filepath.Join(dir, "a", "deep"))
+	job(t, "btrfs", "subvolume", "create", filepath.Join(dir, "a", "deep", "b"))
+	if err := jobWrites(t, dir, "a/blob", 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobWrites(t, dir, "a/deep/b/blob", 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unmount(bg, dir); err != nil {
+		t.Fatal(err)
+	}
+	unix.Sync()
+	snaps := listed(t, s)
+	t.Logf("sizes: job %d idle %d default %d", snaps["job"].Size, snaps["idle"].Size, snaps["default"].Size)
+	if got := snaps["job"].Size; got < 12*mib || got > 13*mib {
+		t.Errorf("List reports the snapshot whose job wrote 8 MiB and 4 MiB into subvolumes nested in it as %d bytes, want about 12 MiB", got)
+	}
+	if got := snaps["idle"].Size; got <= 0 || got > mib {
+		t.Errorf("List reports a snapshot that wrote nothing as %d bytes, want a few metadata blocks", got)
+	}
+}

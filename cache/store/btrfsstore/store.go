@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -44,6 +45,11 @@ type Store struct {
 	defName string
 	proc    string
 	quota   int64
+
+	mu sync.Mutex
+	// deleted are the ids of the subvolumes Delete destroyed since the
+	// last Settle, oldest first (at most maxDeleted).
+	deleted []uint64
 }
 
 var _ store.Store = (*Store)(nil)
