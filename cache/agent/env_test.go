@@ -28,6 +28,7 @@ import (
 	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/rigplanbin"
 	"github.com/rigplan/rigplan/internal/sysexec"
+	"github.com/rigplan/rigplan/internal/testns"
 )
 
 // The tests here run the agent against the real things: a btrfs store on
@@ -55,11 +56,14 @@ var built struct {
 	err  error
 }
 
+// TestMain runs the tests in a mount namespace of their own (package
+// testns): the machines other packages' tests start must not keep
+// copies of this package's mounts, nor this package's machines theirs.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(floodEnv); spec != "" {
 		os.Exit(flood(spec))
 	}
-	code := m.Run()
+	code := testns.Main(m)
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
@@ -406,16 +410,46 @@ func (e *env) states() map[store.State]int {
 	return out
 }
 
-// waitState waits until snapshot name is in state st (or gone, for "").
+// waitState waits until snapshot name is in state st (or gone, for "")
+// in the store, and in the agent's view when an agent answers: the
+// store is written first, the view a moment later, and what a test asks
+// the agent next depends on the view.
 func (e *env) waitState(name string, st store.State) {
 	e.t.Helper()
 	eventually(e.t, time.Minute, fmt.Sprintf("snapshot %s to be %q", name, st), func() (bool, string) {
 		s, ok := e.snapshot(name)
-		if st == "" {
-			return !ok, fmt.Sprintf("%+v", s)
+		if st == "" && ok || st != "" && (!ok || s.State != st) {
+			return false, fmt.Sprintf("in the store: %+v (present %v)", s, ok)
 		}
-		return ok && s.State == st, fmt.Sprintf("%+v (present %v)", s, ok)
+		if view, agrees := e.viewHas(name, st); !agrees {
+			return false, "in the agent's view: " + view
+		}
+		return true, ""
 	})
+}
+
+// viewHas reports whether the agent's ls shows snapshot name in state st
+// (absent, for ""); it agrees when no agent answers.
+func (e *env) viewHas(name string, st store.State) (string, bool) {
+	resp, err := e.try(&protocol.Request{Command: protocol.CommandList})
+	if err != nil || !resp.OK {
+		return "no answer", true
+	}
+	for _, rec := range resp.Records {
+		s, err := protocol.ParseSnapshot(rec)
+		if err != nil || s.Name != name {
+			continue
+		}
+		got := store.Pending
+		switch {
+		case s.Sealed:
+			got = store.Sealed
+		case s.InUse:
+			got = store.InUse
+		}
+		return fmt.Sprintf("%+v", s), got == st
+	}
+	return "absent", st == ""
 }
 
 // hostLeaks lists host mounts of the test's filesystem other than its

@@ -2,13 +2,10 @@ package btrfsstore
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,41 +14,13 @@ import (
 	"github.com/rigplan/rigplan/cache/store/storetest"
 	"github.com/rigplan/rigplan/internal/mountinfo"
 	"github.com/rigplan/rigplan/internal/sysexec"
+	"github.com/rigplan/rigplan/internal/testns"
 )
 
-// ownNamespace is set in the environment of the test binary once it runs
-// in a mount namespace of its own.
-const ownNamespace = "BTRFSSTORE_TEST_OWN_MOUNT_NAMESPACE"
-
-// TestMain runs the tests, as root, in a mount namespace of their own,
-// private (the test binary runs itself again, unshared). Every process on
-// the host that makes a mount namespace copies the mounts of its own:
-// were the tests' mounts in the host's namespace, a machine another
-// package's tests start meanwhile (systemd-nspawn of the host's root)
-// would keep a copy of a snapshot's mount after the test unmounted it,
-// and the store would rightly find the snapshot mounted there. The
-// store's scan of every namespace on the host is still tested: the
-// namespaces the tests make themselves are copies of theirs.
-func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 || os.Getenv(ownNamespace) != "" {
-		os.Exit(m.Run())
-	}
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Env = append(os.Environ(), ownNamespace+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// CLONE_NEWNS: Go makes the new namespace's mounts private too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		os.Exit(exit.ExitCode())
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "btrfsstore: run the tests in a mount namespace of their own: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+// TestMain runs the tests in a mount namespace of their own (package
+// testns): the store's scan of every namespace on the host is still
+// tested, on the namespaces the tests make themselves.
+func TestMain(m *testing.M) { os.Exit(testns.Main(m)) }
 
 // sh runs a host command for a test's setup, through sysexec like the
 // rest of rigplan.
