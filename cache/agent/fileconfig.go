@@ -62,6 +62,9 @@ type StoreFile struct {
 	// MountOptions (lvm) are added to each snapshot's mount (e.g.
 	// "discard").
 	MountOptions []string `json:"mount_options,omitempty"`
+	// Quota (btrfs) limits the bytes each job's snapshot holds of its own
+	// (btrfsstore.Config.Quota); 0 is none.
+	Quota int64 `json:"quota,omitempty"`
 }
 
 // RetentionFile is the retention policy (package retention) in the file,
@@ -177,15 +180,15 @@ func (f FileConfig) OpenStore(run sysexec.Runner) (store.Store, error) {
 	s := f.Store
 	switch s.Type {
 	case "lvm":
-		if s.Dir != "" {
-			return nil, errors.New("cache agent configuration: store.dir is for the btrfs store; the lvm store keeps snapshots in the default volume's thin pool")
+		if s.Dir != "" || s.Quota != 0 {
+			return nil, errors.New("cache agent configuration: store.dir and store.quota are for the btrfs store; the lvm store keeps snapshots in the default volume's thin pool, and a job's snapshot is bounded by the default volume's size")
 		}
 		return lvmstore.New(run, lvmstore.Config{Default: s.Default, Namespace: s.Namespace, MountOptions: s.MountOptions})
 	case "btrfs":
 		if s.Namespace != "" || len(s.MountOptions) > 0 {
 			return nil, errors.New("cache agent configuration: store.namespace and store.mount_options are for the lvm store")
 		}
-		return btrfsstore.New(btrfsstore.Config{Dir: s.Dir, Default: s.Default})
+		return btrfsstore.New(btrfsstore.Config{Dir: s.Dir, Default: s.Default, Quota: s.Quota})
 	case "":
 		return nil, errors.New("cache agent configuration: store.type is missing: want \"lvm\" or \"btrfs\"")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/store/lvmstore"
+	"github.com/rigplan/rigplan/internal/bytesize"
 	"github.com/rigplan/rigplan/schema"
 )
 
@@ -82,6 +83,13 @@ func fileConfig(name string, v cty.Value) (agent.FileConfig, error) {
 			Type:    "btrfs",
 			Dir:     btrfs.GetAttr("directory").AsString(),
 			Default: btrfs.GetAttr("default_subvolume").AsString(),
+		}
+		if q := btrfs.GetAttr("quota"); !q.IsNull() {
+			n, err := bytesize.Parse(q.AsString())
+			if err != nil {
+				return fc, fmt.Errorf("btrfs_store.quota: %w", err)
+			}
+			fc.Store.Quota = n
 		}
 	default:
 		return fc, fmt.Errorf("no store: add an lvm_store or a btrfs_store block")
@@ -221,9 +229,14 @@ func configAttrs(res *schema.Resource, fc agent.FileConfig) (map[string]cty.Valu
 			"mount_options":  opts,
 		})
 	case "btrfs":
+		quota := cty.NullVal(cty.String)
+		if fc.Store.Quota > 0 {
+			quota = cty.StringVal(bytesize.Format(fc.Store.Quota))
+		}
 		m["btrfs_store"] = cty.ObjectVal(map[string]cty.Value{
 			"directory":         cty.StringVal(fc.Store.Dir),
 			"default_subvolume": cty.StringVal(fc.Store.Default),
+			"quota":             quota,
 		})
 	default:
 		return nil, fmt.Errorf("store.type %q: want \"lvm\" or \"btrfs\"", fc.Store.Type)

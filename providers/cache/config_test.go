@@ -3,6 +3,7 @@ package cache
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // file, has the agent load it, and reads it back into the same values.
 func TestConfigFileRoundTrip(t *testing.T) {
 	p := New(nil, Options{})
-	for name, src := range map[string]string{"btrfs": btrfsCache, "lvm": lvmCache} {
+	quota := strings.Replace(btrfsCache, "default_subvolume", "quota = \"20G\"\n    default_subvolume", 1)
+	for name, src := range map[string]string{"btrfs": btrfsCache, "btrfs with a quota": quota, "lvm": lvmCache} {
 		t.Run(name, func(t *testing.T) {
 			v, diags := providertest.Decode(p, ci, src)
 			if diags.HasErrors() {

@@ -29,14 +29,19 @@
 //	lvm_store {            one of    default_volume "VG/LV" (write volume.NAME.id); tag_namespace
 //	                                 (default "rigplan"); mount_options (default none)
 //	btrfs_store {          the two   directory (on btrfs, holds the snapshots; root's alone, mode 0700:
-//	                                 the agent refuses one other host users may enter); default_subvolume
+//	                                 the agent refuses one other host users may enter); default_subvolume;
+//	                                 quota (a size: what one job may write into its cache; optional)
 //	retention {            optional  keep_per_set (3; 0 keeps all), max_age ("168h"; "off"),
 //	                                 data_high_percent/data_low_percent and metadata_high_percent/
 //	                                 metadata_low_percent (90/80; low below high, both 0 switches a pair
 //	                                 off), interval ("1m"; "off")
-//	limits {               optional  max_request_bytes (65536), read_timeout ("10s"), write_timeout
-//	                                 ("10s"), request_timeout ("2m"), max_concurrent_creates (4),
-//	                                 max_connections (64), seal_wait ("30s")
+//	limits {               optional  max_request_bytes (65536), read_timeout ("10s"),
+//	                                 first_byte_timeout ("2s"), write_timeout ("10s"), request_timeout
+//	                                 ("2m"), max_concurrent_creates (4), max_connections (512),
+//	                                 max_connections_per_peer (8), max_in_use_per_machine (8),
+//	                                 max_annotation_bytes (2048), max_listings_per_machine (2),
+//	                                 seal_wait ("30s"); see docs/decisions.md, "The cache agent
+//	                                 against hostile jobs"
 //
 // Computed, all known at plan time: name (the block's label, "-KEY" for
 // count and for_each instances, which may then only use letters, digits,

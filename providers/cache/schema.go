@@ -8,6 +8,7 @@ import (
 	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/store/lvmstore"
+	"github.com/rigplan/rigplan/internal/bytesize"
 	"github.com/rigplan/rigplan/schema"
 )
 
@@ -109,6 +110,13 @@ func cacheSchema() *schema.Resource {
 						Name: "default_subvolume", Type: cty.String, Required: true,
 						Description: "The subvolume every cache starts from, on the same filesystem; its base name is its name in the cache.",
 						Validators:  []schema.Validator{defaultSubvolumeValidator},
+					},
+					{
+						Name: "quota", Type: cty.String, Optional: true,
+						Description: "The most a job may write into its cache, e.g. `\"20G\"`: each new snapshot's own bytes are limited with a btrfs quota group " +
+							"(the agent enables quotas on the filesystem), so that one job cannot fill the store, and retention knows what the caches in use hold. " +
+							"Subvolumes a job makes inside its cache (podman's btrfs driver does) escape the limit, but are counted. Without it, quotas are used only if already enabled.",
+						Validators: []schema.Validator{bytesize.Validator(1 << 20)},
 					},
 				},
 			},
