@@ -101,7 +101,8 @@ func TestLoadFile(t *testing.T) {
 	}{
 		{FileConfig{Store: StoreFile{Type: "zfs"}}, `store.type "zfs"`},
 		{FileConfig{}, "store.type is missing"},
-		{FileConfig{Store: StoreFile{Type: "lvm", Default: "vg/lv", Dir: "/x"}}, "store.dir is for the btrfs store"},
+		{FileConfig{Store: StoreFile{Type: "lvm", Default: "vg/lv", Dir: "/x"}}, "store.dir and store.quota are for the btrfs store"},
+		{FileConfig{Store: StoreFile{Type: "lvm", Default: "vg/lv", Quota: 1 << 30}}, "bounded by the default volume's size"},
 		{FileConfig{Store: StoreFile{Type: "btrfs", Namespace: "x"}}, "are for the lvm store"},
 		{FileConfig{Store: StoreFile{Type: "lvm", Default: "nolv"}}, "want VG/LV"},
 	} {
