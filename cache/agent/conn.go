@@ -196,17 +196,6 @@ func (a *Agent) storeFailure(c *call, what string, err error) *protocol.Response
 	return protocol.Fail(fmt.Sprintf("the cache store (%s%s) is full: no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", full.Store, use))
 }
 
-// storeName names the store for an answer: what the store says it is,
-// or its default volume.
-func (a *Agent) storeName() string {
-	if d, ok := a.store.(interface{ Describe() string }); ok {
-		return d.Describe()
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return "default volume " + a.def
-}
-
 // refusal turns an error from package inject into the answer for it:
 // the client's own mistakes (a bad path, a machine that is gone) carry a
 // reason meant for it; anything else is the agent's failure.

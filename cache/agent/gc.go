@@ -99,7 +99,7 @@ func (a *Agent) ensureSpace(ctx context.Context, c *call) *protocol.Response {
 		a.mu.Lock()
 		a.stats.refusedFull++
 		a.mu.Unlock()
-		return protocol.Fail(fmt.Sprintf("the cache store (%s) is too full for a new snapshot (%s%s) and retention could not free enough; no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", a.storeName(), overHigh(a.cfg.Retention, u), held))
+		return protocol.Fail(fmt.Sprintf("the cache store (%s) is too full for a new snapshot (%s%s) and retention could not free enough; no snapshot was made and the job runs without this cache; the host's operator can free space (rigplan cache gc, rigplan cache rm) or grow the store", a.store.Describe(), overHigh(a.cfg.Retention, u), held))
 	}
 	return nil
 }

@@ -56,9 +56,8 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 	}
 	p := a.cfg.Retention
 	snaps, held, _ := a.retentionView()
-	planned := false
 	for _, d := range retention.Plan(p, snaps, held, a.now()) {
-		planned = a.delete(ctx, d, dryRun, &res) || planned
+		a.delete(ctx, d, dryRun, &res)
 	}
 	u, err := a.store.Usage(ctx)
 	if err != nil {
@@ -67,9 +66,11 @@ func (a *Agent) collect(ctx context.Context, dryRun bool) (protocol.GCResult, er
 	if !p.OverHigh(u) {
 		return res, nil
 	}
-	if planned && !dryRun {
-		// What Plan deleted may not be counted yet: space retention
-		// would delete for space that is on its way back.
+	if !dryRun {
+		// What was deleted since the last pass (by Plan just now, by an
+		// operator's rm, by an unsaved snapshot's discard) may not be
+		// counted yet: space retention would delete for space that is on
+		// its way back.
 		a.settle(ctx)
 		if u, err = a.store.Usage(ctx); err != nil {
 			return res, fmt.Errorf("read the store's usage: %w", err)

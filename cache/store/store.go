@@ -121,6 +121,10 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 	// Usage reports how full the store is.
 	Usage(ctx context.Context) (Usage, error)
+	// Describe names the store for an operator, as FullError.Store
+	// does: "btrfs filesystem at /srv/cache/snapshots", "thin pool of
+	// vg0/cache-default".
+	Describe() string
 }
 
 // ErrDefault is returned when an operation would delete or change the

@@ -54,6 +54,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// Describe names the store: the filesystem of its directory.
+func (s *Store) Describe() string { return "btrfs filesystem at " + s.dir }
+
 // New returns a store over cfg's directory. It checks that Dir and the
 // default subvolume exist and are on one btrfs filesystem, and creates
 // the metadata directory.

@@ -51,7 +51,7 @@ func (s *Store) full(err error) error {
 	if err == nil || !noRoom(err) {
 		return err
 	}
-	fe := &store.FullError{Store: "btrfs filesystem at " + s.dir, Err: err}
+	fe := &store.FullError{Store: s.Describe(), Err: err}
 	if u, uerr := s.Usage(context.Background()); uerr == nil {
 		fe.Usage = &u
 	}

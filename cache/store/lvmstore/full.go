@@ -119,7 +119,7 @@ func (p poolView) metadataFix() string {
 // fullError is the FullError for the pool p (nil when it could not be
 // read), saying why it has no room.
 func (s *Store) fullError(p *poolView, why string, err error) *store.FullError {
-	fe := &store.FullError{Store: "thin pool of " + s.defID(), Err: err}
+	fe := &store.FullError{Store: s.Describe(), Err: err}
 	if why != "" {
 		fe.Err = fmt.Errorf("%s: %w", why, err)
 	}

@@ -25,6 +25,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// Describe names the store: the thin pool of its default volume.
+func (s *Store) Describe() string { return "thin pool of " + s.defID() }
+
 // defID is the default volume as "VG/LV".
 func (s *Store) defID() string { return s.vg + "/" + s.def }
 
