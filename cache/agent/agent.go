@@ -148,6 +148,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.sendNotify("READY=1\nSTATUS=" + a.status())
 	a.log.Info("serving", "socket", ln.Addr().String(), "commit", string(a.cfg.Commit), "machines", len(a.cfg.Machines))
+	if open, dir := OpenToHostUsers(ln.Addr().String()); open {
+		a.log.Warn("every host user can reach the socket: the agent refuses them, but each costs it a connection; make the directory above the socket's root-only (chmod 0700 "+dir+"), as the default socket "+DefaultHostSocket+" is", "socket", ln.Addr().String())
+	}
 
 	if a.cfg.RetentionInterval > 0 {
 		a.bg.Add(1)

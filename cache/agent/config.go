@@ -17,9 +17,19 @@ import (
 
 // Defaults for the fields of Config left zero.
 const (
-	// DefaultSocket is where the agent listens and clients connect. Its
-	// directory is bind-mounted read-only into every machine.
+	// DefaultSocket is where clients in a machine find the agent: its
+	// socket's directory is bound there, read-only (the cache block's
+	// machine_bind).
 	DefaultSocket = "/run/rigplan-cache/socket"
+	// DefaultHostSocket is where the agent listens on the host, in a
+	// directory (0755) of its own, the one machines bind, inside
+	// DefaultSocketGate, which only root may enter: host users cannot
+	// even reach the socket. Inside machines its directory is where
+	// DefaultSocket's is.
+	DefaultHostSocket = DefaultSocketGate + "/machines/socket"
+	// DefaultSocketGate is the root-only directory that holds the
+	// default socket's directory on the host.
+	DefaultSocketGate = "/run/rigplan-cache"
 	// DefaultName names the agent instance (the cache resource).
 	DefaultName = "cache"
 	// DefaultStateRoot holds one state directory per agent instance, for
@@ -62,7 +72,7 @@ const (
 type Config struct {
 	// Name names the instance: its state directory and its logs.
 	Name string
-	// Socket is the unix socket's path (DefaultSocket).
+	// Socket is the unix socket's path on the host (DefaultHostSocket).
 	Socket string
 	// SocketDirMode is the mode the socket's directory is created with
 	// when it is missing. The socket itself is 0666: machines' users
@@ -137,7 +147,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Name = DefaultName
 	}
 	if c.Socket == "" {
-		c.Socket = DefaultSocket
+		c.Socket = DefaultHostSocket
 	}
 	if c.SocketDirMode == 0 {
 		c.SocketDirMode = DefaultSocketDirMode

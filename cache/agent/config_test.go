@@ -17,7 +17,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Socket != DefaultSocket || c.StateDir != "/run/rigplan/cache/cache" || c.Commit != CommitOnExit ||
+	if c.Socket != "/run/rigplan-cache/machines/socket" || c.StateDir != "/run/rigplan/cache/cache" || c.Commit != CommitOnExit ||
 		c.ReadTimeout != DefaultReadTimeout || c.MaxCreates != DefaultMaxCreates || c.Limits.MaxBytes != 64<<10 ||
 		c.RetentionInterval != time.Minute || c.SocketDirMode != 0o755 {
 		t.Errorf("defaults: %+v", c)

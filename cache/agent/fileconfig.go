@@ -36,7 +36,7 @@ import (
 //	}
 type FileConfig struct {
 	Name string `json:"name,omitempty"`
-	// Socket defaults to DefaultSocket; SocketDirMode, octal in a string
+	// Socket defaults to DefaultHostSocket; SocketDirMode, octal in a string
 	// ("0755"), to DefaultSocketDirMode.
 	Socket        string              `json:"socket,omitempty"`
 	SocketDirMode string              `json:"socket_dir_mode,omitempty"`

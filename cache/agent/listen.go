@@ -17,11 +17,14 @@ import (
 // passed when the agent is socket-activated, else a new socket.
 //
 // A new socket's directory is created with cfg.SocketDirMode when
-// missing. A socket file left by an earlier agent that died is removed,
-// but only after checking that nobody listens on it, and only if it is a
-// socket: Listen refuses to start beside a live agent or over another
-// kind of file. The socket is made 0666, since the machines' unprivileged
-// users connect; the agent checks who they are from the peer.
+// missing, and the directory above it, when missing too, root-only: the
+// directory machines bind must let their users in, the one above it keeps
+// the host's users out (DefaultHostSocket). A socket file left by an
+// earlier agent that died is removed, but only after checking that
+// nobody listens on it, and only if it is a socket: Listen refuses to
+// start beside a live agent or over another kind of file. The socket is
+// made 0666, since the machines' unprivileged users connect; the agent
+// checks who they are from the peer.
 func Listen(cfg Config) (net.Listener, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -66,6 +69,9 @@ func pickPassed(passed []net.Listener, path string) (net.Listener, error) {
 func createSocket(path string, dirMode fs.FileMode) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return nil, fmt.Errorf("cache agent: create the directory above the socket's: %w", err)
+		}
 		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return nil, fmt.Errorf("cache agent: create the socket's directory: %w", err)
 		}
@@ -85,6 +91,23 @@ func createSocket(path string, dirMode fs.FileMode) (net.Listener, error) {
 		return nil, fmt.Errorf("cache agent: open the socket to the machines' users: %w", err)
 	}
 	return ln, nil
+}
+
+// OpenToHostUsers reports whether every directory above the socket's
+// lets others search it, so that any host user can connect (and be
+// refused), and names the nearest such directory for the fix. A
+// directory owned by root that neither its group nor others may search
+// closes the way.
+func OpenToHostUsers(socket string) (bool, string) {
+	for dir := filepath.Dir(filepath.Dir(socket)); ; dir = filepath.Dir(dir) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(dir, &st); err == nil && st.Uid == 0 && st.Mode&0o011 == 0 {
+			return false, ""
+		}
+		if dir == "/" {
+			return true, filepath.Dir(filepath.Dir(socket))
+		}
+	}
 }
 
 // removeStale removes a socket file at path that nobody listens on.

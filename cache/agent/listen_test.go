@@ -138,3 +138,53 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("the activated socket's file is gone after the agent stopped: %v", err)
 	}
 }
+
+// The socket is of no use to the host's users: the agent makes the
+// directory above the socket's root-only when it makes it, as it is in
+// the default layout (agent.DefaultHostSocket), while the socket's own
+// directory, the one machines bind, stays open to them. A host user's
+// connect fails at the kernel; the agent never sees it.
+func TestListenKeepsHostUsersOut(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to connect as another host user")
+	}
+	if _, err := exec.LookPath("ncat"); err != nil {
+		t.Skip("needs ncat (Debian package ncat)")
+	}
+	open := shortDir(t)
+	os.Chmod(open, 0o755)
+	reachable := filepath.Join(open, "socket")
+	sock := filepath.Join(open, "gate", "machines", "socket")
+	if got, _ := agent.OpenToHostUsers(reachable); !got {
+		t.Errorf("a socket in %s (0755, under /tmp) is called closed to host users", open)
+	}
+	ln, err := agent.Listen(listenConfig(sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for p, want := range map[string]os.FileMode{filepath.Dir(filepath.Dir(sock)): os.ModeDir | 0o700, filepath.Dir(sock): os.ModeDir | 0o750} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode(), err, want)
+		}
+	}
+	if got, dir := agent.OpenToHostUsers(sock); got {
+		t.Errorf("the socket behind the root-only directory is called open to host users (%s)", dir)
+	}
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ncat", "-U", sock).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ermission denied") {
+		t.Errorf("a host user connecting: %v, %q; want permission denied", err, out)
+	}
+	select {
+	case <-accepted:
+		t.Error("the agent's listener saw the host user's connection")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

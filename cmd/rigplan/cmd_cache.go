@@ -125,7 +125,7 @@ it, and without a file they are enough on their own:
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.config, "config", "", "the agent's JSON configuration file")
-	fs.StringVar(&f.socket, "socket", "", "listen on this socket (default "+agent.DefaultSocket+")")
+	fs.StringVar(&f.socket, "socket", "", "listen on this socket (default "+agent.DefaultHostSocket+")")
 	fs.StringVar(&f.stateDir, "state-dir", "", "keep staging mounts here (default "+agent.DefaultStateRoot+"/NAME)")
 	fs.StringVar(&f.commit, "commit", "", "commit policy: on-exit (seal when the machine exits) or on-save (keep only what the job saved)")
 	fs.StringVar(&f.storeType, "store-type", "", "store: lvm or btrfs")

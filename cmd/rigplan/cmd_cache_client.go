@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -25,7 +27,7 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.socket, "socket", agent.DefaultSocket, "the cache agent's socket")
+	cmd.Flags().StringVar(&f.socket, "socket", agent.DefaultSocket, "the cache agent's socket (on the host, "+agent.DefaultHostSocket+" when that is where it is)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up on the agent after this long")
 }
 
@@ -71,10 +73,11 @@ func (f *clientFlags) ask(ctx context.Context, note io.Writer, req *protocol.Req
 // askOnce sends the request text on a new connection and reads the
 // answer; sent reports whether the request went out.
 func (f *clientFlags) askOnce(ctx context.Context, text []byte) (resp *protocol.Response, sent bool, err error) {
+	socket := f.socketPath()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", f.socket)
+	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
-		return nil, false, fmt.Errorf("cannot reach the cache agent at %s: %w (is it running? rigplan cache serve, or the service rigplan apply installs; inside a machine, is the socket's directory bound in?)", f.socket, err)
+		return nil, false, fmt.Errorf("cannot reach the cache agent at %s: %w (is it running? rigplan cache serve, or the service rigplan apply installs; inside a machine, is the socket's directory bound in?)", socket, err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -91,6 +94,19 @@ func (f *clientFlags) askOnce(ctx context.Context, text []byte) (resp *protocol.
 		return nil, true, fmt.Errorf("read the cache agent's answer: %w", err)
 	}
 	return resp, true, nil
+}
+
+// socketPath is the socket to ask. The default is where clients in a
+// machine find it; on the host, where the default socket's directory
+// sits in its root-only gate (agent.DefaultHostSocket), the host's path.
+func (f *clientFlags) socketPath() string {
+	if f.socket != agent.DefaultSocket {
+		return f.socket
+	}
+	if fi, err := os.Stat(filepath.Dir(agent.DefaultHostSocket)); err == nil && fi.IsDir() {
+		return agent.DefaultHostSocket
+	}
+	return f.socket
 }
 
 // agentRestarting reports whether err says the agent went away or is

@@ -1,6 +1,8 @@
 # The cache agent that replaced the original lvm-cache-friend.py, run by
 # systemd as rigplan-cache-friend.service. A job in the runner machine asks
-# it over /run/rigplan-cache/socket (workflow/build.yml) and gets, in well
+# it over /run/rigplan-cache/socket in the machine (workflow/build.yml;
+# on the host the socket is /run/rigplan-cache/machines/socket, behind a
+# directory only root may enter, so host users cannot reach it) and gets, in well
 # under a second whatever the cache's size, a private thin snapshot of the
 # best matching cache, or of the default volume, mounted where it asked.
 
@@ -9,7 +11,6 @@ cache "friend" {
   machines = {
     "github-runner" = ["/home/ghrunner/cache"]
   }
-  socket = "/run/rigplan-cache/socket"
 
   lvm_store {
     # The reference orders the agent after the volume (and its pool).
@@ -34,7 +35,7 @@ cache "friend" {
   }
 }
 
-output "cache_socket_directory" {
-  description = "Bound read-only into the runner machine."
-  value       = cache.friend.socket_directory
+output "cache_machine_bind" {
+  description = "The socket's directory, bound read-only into the runner machine where its clients look."
+  value       = cache.friend.machine_bind
 }

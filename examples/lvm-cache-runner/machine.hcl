@@ -47,9 +47,10 @@ machine "runner" {
   # `/` itself, so the image makes the top-level directories they need.)
   volatile  = "overlay"
   read_only = true
-  # The cache agent's socket directory. The reference also orders the
-  # machine after the agent, whose socket the runner asks at each boot.
-  bind_read_only = [cache.friend.socket_directory]
+  # The cache agent's socket directory, at /run/rigplan-cache in the
+  # machine. The reference also orders the machine after the agent, whose
+  # socket the runner asks at each boot.
+  bind_read_only = [cache.friend.machine_bind]
   resolv_conf    = "replace-host"
   link_journal   = "try-host"
 

@@ -20,10 +20,12 @@
 cache "buildx" {
   for_each = local.platforms
 
-  # Two caches need two sockets. The machine binds this directory at
-  # /run/rigplan-cache (machines.hcl), the path every client in it uses
-  # by default, so jobs and the composite action need no socket setting.
-  socket = "/run/rigplan-cache-${each.key}/socket"
+  # Two caches need two sockets, each in a directory of its own inside
+  # /run/rigplan-cache (root-only: host users cannot reach them). The
+  # machine binds that directory at /run/rigplan-cache (machine_bind in
+  # machines.hcl), the path every client in it uses by default, so jobs
+  # and the composite action need no socket setting.
+  socket = "/run/rigplan-cache/${each.key}/socket"
 
   # The only machine this agent answers, and where it may mount:
   #   /home/ghrunner/cache  the job's buildx layer cache (the workflow asks

@@ -50,7 +50,7 @@ machine "buildx" {
 
   # The platform's agent socket directory, at the path clients use by
   # default. Apply refuses to start the machine until the agent made it.
-  bind_read_only = ["${cache.buildx[each.key].socket_directory}:/run/rigplan-cache"]
+  bind_read_only = [cache.buildx[each.key].machine_bind]
 
   resolv_conf  = "replace-host"
   link_journal = "try-host"

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/internal/fsutil"
 	"github.com/rigplan/rigplan/internal/systemd"
 	"github.com/rigplan/rigplan/providers"
@@ -187,6 +188,18 @@ func (p *Provider) socketDirectory(planned cty.Value) error {
 		return err
 	}
 	at := p.onHost(dir)
+	// The directory above keeps the host's users out: root-only when
+	// apply makes it, and made so when it is rigplan's own gate. Another
+	// directory the operator chose is left as it is (plan warns).
+	gate := p.onHost(path.Dir(dir))
+	if err := os.MkdirAll(gate, 0o700); err != nil {
+		return err
+	}
+	if path.Dir(dir) == agent.DefaultSocketGate {
+		if err := os.Chmod(gate, 0o700); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(at, os.FileMode(mode)); err != nil {
 		return err
 	}
@@ -261,7 +274,17 @@ func withStatus(planned cty.Value, st systemd.UnitStatus) cty.Value {
 	m["need_daemon_reload"] = cty.BoolVal(st.NeedDaemonReload)
 	m["restart_pending"] = cty.False
 	m["socket_directory"] = cty.StringVal(socketDir(planned))
+	m["machine_bind"] = machineBind(m["socket_directory"])
 	return cty.ObjectVal(m)
+}
+
+// machineBind is the bind spec for a machine block that puts the socket's
+// directory dir where clients look by default; unknown while dir is.
+func machineBind(dir cty.Value) cty.Value {
+	if !dir.IsKnown() || dir.IsNull() {
+		return cty.UnknownVal(cty.String)
+	}
+	return cty.StringVal(dir.AsString() + ":" + path.Dir(agent.DefaultSocket))
 }
 
 // socketDir is the socket's directory, which plan leaves unknown until it

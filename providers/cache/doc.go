@@ -19,9 +19,12 @@
 //
 //	executable             optional  the rigplan binary the service runs; default: the rigplan running
 //	                                 the apply that creates the service, kept afterwards
-//	socket                 optional  the unix socket, default /run/rigplan-cache/socket (agent.DefaultSocket);
-//	                                 at most 107 bytes, in a directory of its own (machines bind that
-//	                                 directory), not overlapping /run/rigplan/cache (the agents' state)
+//	socket                 optional  the unix socket on the host, default /run/rigplan-cache/machines/socket
+//	                                 (agent.DefaultHostSocket); at most 107 bytes, in a directory of its
+//	                                 own (machines bind that directory), not overlapping
+//	                                 /run/rigplan/cache (the agents' state); the directory above it keeps
+//	                                 host users out (made root-only when apply makes it; plan warns
+//	                                 when every host user can reach the socket)
 //	socket_directory_mode  optional  octal, default "0755"; a mode without o+x is a warning
 //	commit                 optional  "on-exit" (default) or "on-save"
 //	machines               required  map of machine name => allowed mount path prefixes (absolute, clean,
@@ -45,8 +48,11 @@
 //
 // Computed, all known at plan time: name (the block's label, "-KEY" for
 // count and for_each instances, which may then only use letters, digits,
-// - and _), unit, unit_file, config_file, socket_directory (for a
-// machine's bind), unit_sha256 and config_sha256 (of the files apply
+// - and _), unit, unit_file, config_file, socket_directory (the socket's
+// directory on the host), machine_bind (the bind spec for a machine's
+// bind_read_only: that directory at /run/rigplan-cache, where clients
+// look; unknown, like socket_directory, until the directory exists),
+// unit_sha256 and config_sha256 (of the files apply
 // writes), and the service's state as systemd reports it: active_state
 // ("active"), unit_file_state ("enabled"), need_daemon_reload (false) and
 // restart_pending (false).

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rigplan/rigplan/cache/agent"
 	"github.com/rigplan/rigplan/providers"
 	"github.com/rigplan/rigplan/schema"
 )
@@ -56,6 +57,7 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 	vals["socket_directory"] = cty.UnknownVal(cty.String)
 	if s := vals["socket"]; s.IsKnown() && !s.IsNull() {
 		vals["socket_directory"] = cty.StringVal(path.Dir(s.AsString()))
+		diags = append(diags, p.checkGate(req.Addr, s.AsString())...)
 	}
 	vals["active_state"] = cty.StringVal("active")
 	vals["unit_file_state"] = cty.StringVal("enabled")
@@ -81,6 +83,7 @@ func (p *Provider) Plan(ctx context.Context, req *providers.PlanRequest) *provid
 	if dir := vals["socket_directory"]; dir.IsKnown() && !fileExists(p.onHost(dir.AsString())) {
 		vals["socket_directory"] = cty.UnknownVal(cty.String)
 	}
+	vals["machine_bind"] = machineBind(vals["socket_directory"])
 	planned := cty.ObjectVal(vals)
 
 	if exe.IsKnown() {
@@ -164,4 +167,26 @@ func attrString(v cty.Value, name string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// checkGate warns when every host user can reach the socket: the
+// directory above its own exists and lets others search it, as do all
+// above that. Apply makes a missing one root-only, and rigplan's own
+// (agent.DefaultSocketGate) root-only again, so neither is warned about.
+func (p *Provider) checkGate(addr schema.Address, socket string) hcl.Diagnostics {
+	gate := path.Dir(path.Dir(socket))
+	if gate == agent.DefaultSocketGate || !fileExists(p.onHost(gate)) {
+		return nil
+	}
+	open, dir := agent.OpenToHostUsers(p.onHost(socket))
+	if !open {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagWarning,
+		Summary:  "Every host user can reach the cache agent's socket",
+		Detail: fmt.Sprintf("%s: every directory above %s lets others search it (%s is the nearest), so any user on the host can connect. "+
+			"The agent refuses them, but each costs it a connection. Make %s root-only (chmod 0700), or use the default socket %s, whose directory apply keeps so.",
+			addr, path.Dir(socket), strings.TrimPrefix(dir, p.onHost("/")), gate, agent.DefaultHostSocket),
+	}}
 }

@@ -49,7 +49,7 @@ func TestCreate(t *testing.T) {
 	if fc.Name != "ci" || fc.Store.Dir != "/srv/cache/snapshots" || fc.Retention.KeepPerSet != defaultKeepPerSet {
 		t.Errorf("config: %+v", fc)
 	}
-	for p, mode := range map[string]os.FileMode{ciUnitFile: 0o644, ciConfigFile: 0o644, "/run/rigplan-cache": 0o755 | os.ModeDir} {
+	for p, mode := range map[string]os.FileMode{ciUnitFile: 0o644, ciConfigFile: 0o644, "/run/rigplan-cache": 0o700 | os.ModeDir, "/run/rigplan-cache/machines": 0o755 | os.ModeDir} {
 		fi, err := os.Stat(filepath.Join(e.root, p))
 		if err != nil || fi.Mode() != mode {
 			t.Errorf("%s: %v, %v; want mode %v", p, fi.Mode(), err, mode)
@@ -72,7 +72,8 @@ func TestCreate(t *testing.T) {
 	st := e.Prior(ci, cfg)
 	for k, want := range map[string]cty.Value{
 		"active_state": cty.StringVal("active"), "unit_file_state": cty.StringVal("enabled"),
-		"executable": cty.StringVal(testExecutable), "socket_directory": cty.StringVal("/run/rigplan-cache"),
+		"executable": cty.StringVal(testExecutable), "socket_directory": cty.StringVal("/run/rigplan-cache/machines"),
+		"machine_bind": cty.StringVal("/run/rigplan-cache/machines:/run/rigplan-cache"),
 		"restart_pending": cty.False, "need_daemon_reload": cty.False,
 	} {
 		if got := st.GetAttr(k); !got.RawEquals(want) {
@@ -323,7 +324,7 @@ func TestNamesAndSocketsMustBeUnique(t *testing.T) {
 	resp = e.p.Refresh(context.Background(), &providers.RefreshRequest{Desired: []providers.Instance{
 		{Addr: ci, Config: cfg}, {Addr: dashed, Config: cfg},
 	}})
-	if !hasDiag(resp.Diagnostics, hcl.DiagError, "both listen on /run/rigplan-cache/socket") {
+	if !hasDiag(resp.Diagnostics, hcl.DiagError, "both listen on /run/rigplan-cache/machines/socket") {
 		t.Errorf("same socket: %v", resp.Diagnostics)
 	}
 
@@ -483,5 +484,47 @@ func TestDropInsAreReported(t *testing.T) {
 	}
 	if a := e.MustConverge(ci, cfg); a != providers.NoOp {
 		t.Errorf("a drop-in is not drift of rigplan's files: %v", a)
+	}
+}
+
+// The socket's directory sits in a directory that keeps the host's users
+// out. Apply makes rigplan's own gate root-only even when it was made
+// open by an older layout (the socket's directory itself), and plan
+// warns about a socket the operator put where every host user can reach
+// it, naming the directory to close; a closed one gets no warning.
+func TestSocketGate(t *testing.T) {
+	e := newEnv(t)
+	gate := filepath.Join(e.root, "/run/rigplan-cache")
+	if err := os.MkdirAll(gate, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.MustConverge(ci, e.Config(ci, btrfsCache))
+	if fi, err := os.Stat(gate); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the default gate after apply: %v (%v), want 0700", fi.Mode(), err)
+	}
+
+	// The test's own directories open (never the system's temporary
+	// directory itself), and a directory above the socket's the operator
+	// made 0755.
+	tmp := filepath.Clean(os.TempDir())
+	if open, _ := agent.OpenToHostUsers(filepath.Join(tmp, "x", "socket")); !open {
+		t.Skipf("the temporary directory %s is closed to other users already: the warning cannot show under it", tmp)
+	}
+	for d := e.root; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	open := filepath.Join(e.root, "/srv/ci")
+	if err := os.MkdirAll(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Config(ci, strings.Replace(btrfsCache, "machines", `socket = "/srv/ci/sock/socket"
+  machines`, 1))
+	resp := e.Plan(ci, cfg, e.Prior(ci, cfg))
+	if !hasDiag(resp.Diagnostics, hcl.DiagWarning, "Make /srv/ci root-only (chmod 0700)") {
+		t.Errorf("plan with a socket every host user can reach: %v", resp.Diagnostics)
+	}
+	os.Chmod(open, 0o700)
+	if resp := e.Plan(ci, cfg, e.Prior(ci, cfg)); hasDiag(resp.Diagnostics, hcl.DiagWarning, "can reach") {
+		t.Errorf("plan with the socket behind a root-only directory: %v", resp.Diagnostics)
 	}
 }

@@ -224,6 +224,7 @@ func (p *Provider) readState(addr schema.Address, ps paths, unit []byte, u unitF
 	if s := vals["socket"]; !s.IsNull() {
 		dir := path.Dir(s.AsString())
 		vals["socket_directory"] = cty.StringVal(dir)
+		vals["machine_bind"] = machineBind(cty.StringVal(dir))
 		// The directory's actual mode, when it exists: the agent only
 		// sets it on a directory it creates.
 		if fi, err := os.Stat(p.onHost(dir)); err == nil && fi.IsDir() {

@@ -40,9 +40,10 @@ func cacheSchema() *schema.Resource {
 				Validators: []schema.Validator{executableValidator},
 			},
 			{
-				Name: "socket", Type: cty.String, Optional: true, Default: cty.StringVal(agent.DefaultSocket),
-				Description: "The unix socket the agent listens on. Its directory is what machines bind in, so it must not " +
-					"hold anything else of the agent's; two caches need two sockets.",
+				Name: "socket", Type: cty.String, Optional: true, Default: cty.StringVal(agent.DefaultHostSocket),
+				Description: "The unix socket the agent listens on, on the host. Its directory is what machines bind in (`machine_bind`), so it must not " +
+					"hold anything else of the agent's; two caches need two sockets. The directory above it keeps the host's users out: " +
+					"apply makes it root-only when it makes it, and plan warns when every host user can reach the socket.",
 				Validators: []schema.Validator{socketValidator},
 			},
 			{
@@ -66,7 +67,8 @@ func cacheSchema() *schema.Resource {
 			{Name: "unit", Type: cty.String, Computed: true, Description: "The systemd unit, `rigplan-cache-NAME.service`."},
 			{Name: "unit_file", Type: cty.String, Computed: true, Description: "Where the unit file is written."},
 			{Name: "config_file", Type: cty.String, Computed: true, Description: "Where the agent's JSON configuration is written."},
-			{Name: "socket_directory", Type: cty.String, Computed: true, Description: "The socket's directory, the one to bind into machines."},
+			{Name: "socket_directory", Type: cty.String, Computed: true, Description: "The socket's directory on the host, the one machines bind."},
+			{Name: "machine_bind", Type: cty.String, Computed: true, Description: "The read-only bind that puts the socket where clients in a machine look by default (`" + agent.DefaultSocket + "`): write `bind_read_only = [cache.NAME.machine_bind]` in the machine block."},
 			{Name: "unit_sha256", Type: cty.String, Computed: true, Description: "SHA-256 of the unit file; a hand edit shows as a change."},
 			{Name: "config_sha256", Type: cty.String, Computed: true, Description: "SHA-256 of the configuration file; a hand edit shows as a change."},
 			{Name: "active_state", Type: cty.String, Computed: true, Description: "systemd's ActiveState of the unit; apply makes it `active`."},

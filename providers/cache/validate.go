@@ -66,7 +66,7 @@ func checkSocket(p string) error {
 		return fmt.Errorf("socket %q is %d bytes long; a unix socket path can have at most %d: choose a shorter one", p, len(p), maxSocketPath)
 	}
 	if path.Dir(p) == "/" {
-		return fmt.Errorf("socket %q is directly in /: its directory is bind-mounted into machines, so give it one of its own, such as %s", p, agent.DefaultSocket)
+		return fmt.Errorf("socket %q is directly in /: its directory is bind-mounted into machines, so give it one of its own, such as %s", p, agent.DefaultHostSocket)
 	}
 	return nil
 }
@@ -319,7 +319,7 @@ func checkSocketDir(socket string) []*schema.Problem {
 			Path:    cty.GetAttrPath("socket"),
 			Summary: "Socket directory overlaps the agent's state",
 			Detail: fmt.Sprintf("The socket's directory %s is bind-mounted into machines, and the agent keeps its own short-lived mounts in %s/NAME, which machines must not see. Put the socket in a directory of its own, such as %s.",
-				dir, root, agent.DefaultSocket),
+				dir, root, agent.DefaultHostSocket),
 		}}
 	}
 	return nil

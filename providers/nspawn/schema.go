@@ -53,7 +53,7 @@ func machineSchema() *schema.Resource {
 			{Name: "bind", Type: cty.List(cty.String), Optional: true, Default: cty.ListValEmpty(cty.String),
 				Description: "Read-write bind mounts, nspawn's `SOURCE[:DEST[:OPTIONS]]`.", Validators: []schema.Validator{bindValidator}},
 			{Name: "bind_read_only", Type: cty.List(cty.String), Optional: true, Default: cty.ListValEmpty(cty.String),
-				Description: "Read-only bind mounts, e.g. `[cache.friend.socket_directory]` for the cache agent's socket.", Validators: []schema.Validator{bindValidator}},
+				Description: "Read-only bind mounts, e.g. `[cache.friend.machine_bind]` for the cache agent's socket.", Validators: []schema.Validator{bindValidator}},
 			str("resolv_conf", defaultResolv, "nspawn's ResolvConf=, e.g. `replace-host`.",
 				"off", "copy-host", "copy-static", "copy-uplink", "copy-stub", "replace-host", "replace-static", "replace-uplink", "replace-stub",
 				"bind-host", "bind-static", "bind-uplink", "bind-stub", "delete", "auto"),
