@@ -21,8 +21,9 @@ type call struct {
 	log *slog.Logger
 	who peer
 	req *protocol.Request
-	// after, if set, runs once the answer has gone out.
-	after func()
+	// after run, last first, once the answer has gone out: the counts
+	// of the per-peer limits the request holds until then.
+	after []func()
 	// unread is set when the answer goes out before the request was
 	// read (a refused peer, a connection over its peer's limit): what
 	// the client sent is drained first, so that it sees the answer.
@@ -47,8 +48,8 @@ func (a *Agent) serveConn(ctx context.Context, conn *net.UnixConn) {
 			resp = c.internal("the request", fmt.Errorf("panic: %v", r))
 		}
 		a.answer(conn, c, resp)
-		if c.after != nil {
-			c.after()
+		for i := len(c.after) - 1; i >= 0; i-- {
+			c.after[i]()
 		}
 		if c.unread {
 			drain(conn)
@@ -98,7 +99,7 @@ func (a *Agent) serve(ctx context.Context, conn *net.UnixConn, c *call) *protoco
 		c.unread = true
 		return fail
 	}
-	defer release()
+	c.after = append(c.after, release)
 	if err := conn.SetReadDeadline(start.Add(a.cfg.FirstByteTimeout)); err != nil {
 		return c.internal("setting a read deadline", err)
 	}
@@ -142,13 +143,12 @@ func (a *Agent) dispatch(ctx context.Context, c *call) *protocol.Response {
 		if fail != nil {
 			return fail
 		}
+		// The listing is streamed after this returns: the slot is held
+		// until the answer has gone out.
+		c.after = append(c.after, release)
 		if req.Command == protocol.CommandStats {
-			defer release()
 			return a.statsResponse(ctx, c)
 		}
-		// The listing is streamed after this returns; the slot is held
-		// until the answer has gone out.
-		c.after = release
 		return a.list(c)
 	case protocol.CommandEcho:
 		return protocol.OK(req.Text)
