@@ -4,4 +4,32 @@
 // machinetest), the original setup's ncat request from inside them. The
 // package holds only tests; it is separate from package agent's tests
 // because testhost runs a whole test binary inside the kernel.
+//
+// Every test builds its world with the helpers of env_test.go: newEnv
+// makes the volume group, the thin pool and the default volume (xfs, its
+// root owned by the runner) with LVM's own commands, serve runs the agent
+// in the test process and waits for its echo (so that a machine's ncat
+// request never races the start-up pass: no retries), machine starts a
+// declared machine with the socket bound in, and noLeaks checks LVM's
+// own tags and the host's mount table, not the store's parser.
+//
+// TestHostileLVM is package agent's hostile tests of privilege and of a
+// full store, on LVM: a setuid-root program planted by machine root is
+// inert for a later job's runner (the mount is nosuid,nodev), and a job
+// that fills the thin pool (256 MiB under a 2 GiB volume,
+// error_when_full) makes the next mount an error naming the pool and its
+// use, is sealed on the full pool all the same, is deleted by the
+// operator's rm, and the next mount gets a cache again. Its agent has no
+// space watermarks, so that the refusal is the store's own (LVM's
+// refusal of a new thin volume, a store.FullError) and the pool is still
+// full when the job's snapshot is sealed.
+//
+// With watermarks (the cache block's default 90/80), the same job costs
+// other jobs their caches: the LVM store does not know what a snapshot in
+// use holds (store.Snapshot.Size is 0; only thin_ls on a metadata
+// snapshot could tell a thin volume's exclusive blocks), so space
+// retention before the next create deletes sealed caches, oldest first,
+// for space only the filling job can give back; only the origin the
+// waiting mount pinned survives. No test here asserts the btrfs store's
+// outcome (the sealed caches are kept) on LVM: it does not hold yet.
 package lvmagent
