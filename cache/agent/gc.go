@@ -29,13 +29,21 @@ func (a *Agent) holdForDelete(name string) bool {
 //
 // The store is read without the agent's lock, so requests go on
 // meanwhile, and what it read may be older than the view: a snapshot the
-// agent deleted after the read would come back, one it made would be
-// dropped. So while the read runs, every name the view adds or removes is
-// recorded (touch), and reconcile leaves those entries as the view has
-// them. Runs one at a time (collect's gcMu).
+// agent deleted after the read would come back, one it was making would
+// be dropped. So while the read runs, every name the view adds or
+// removes is recorded (touch), and reconcile leaves those entries as the
+// view has them; and it drops only snapshots that no operation held when
+// the read began (a mount under way may make its snapshot after the read,
+// and be done before the merge). Runs one at a time (collect's gcMu).
 func (a *Agent) reconcile(ctx context.Context) error {
 	a.mu.Lock()
 	a.touched = map[string]bool{}
+	idle := make(map[string]bool, len(a.snaps))
+	for name, e := range a.snaps {
+		if e.op == "" {
+			idle[name] = true
+		}
+	}
 	a.mu.Unlock()
 	snaps, err := a.store.List(ctx)
 	a.mu.Lock()
@@ -63,7 +71,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		a.log.Info("found a snapshot the agent did not know", "snapshot", s.Name, "state", string(s.State))
 	}
 	for name, e := range a.snaps {
-		if !listed[name] && !touched[name] && e.op == "" && !e.snap.Default {
+		if !listed[name] && !touched[name] && idle[name] && e.op == "" && !e.snap.Default {
 			a.log.Warn("a snapshot went away from the store behind the agent's back; forgetting it", "snapshot", name, "state", string(e.snap.State))
 			a.remove(name)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rigplan/rigplan/cache/agent"
+	"github.com/rigplan/rigplan/cache/inject/machinetest"
 	"github.com/rigplan/rigplan/cache/protocol"
 	"github.com/rigplan/rigplan/cache/store"
 )
@@ -95,6 +96,46 @@ func TestHostileViewFollowsStore(t *testing.T) {
 		}
 		e.noLeaks()
 	})
+
+	t.Run("a snapshot made while retention reads the store stays in the view", func(t *testing.T) {
+		e := newEnv(t, 1)
+		held := &holdList{Store: e.store, listed: make(chan struct{}), release: make(chan struct{})}
+		e.serve(e.config(nil), agent.Deps{Store: held})
+		m := e.machine(0)
+
+		// A mount has chosen its origin and is about to make its
+		// snapshot when gc reads the store; gc is held before it merges
+		// what it read, and the mount finishes meanwhile.
+		held.creating, held.create = make(chan struct{}), make(chan struct{})
+		mounted := make(chan string, 1)
+		go func() {
+			res, _ := m.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Runner, Args: []string{"ncat", "-U", sockInMachine}, Stdin: strings.NewReader("mount " + cacheDir + "\n")})
+			mounted <- string(res.Stdout)
+		}()
+		<-held.creating
+		held.armed.Store(true)
+		gc := make(chan *protocol.Response, 1)
+		go func() {
+			resp, err := e.try(&protocol.Request{Command: protocol.CommandGC})
+			if err != nil {
+				resp = protocol.Fail(err.Error())
+			}
+			gc <- resp
+		}()
+		<-held.listed
+		close(held.create)
+		used := okMount(t, <-mounted)
+		close(held.release)
+		if resp := <-gc; !resp.OK {
+			t.Fatalf("gc: %+v", resp)
+		}
+		if view, ok := e.viewHas(used.Snapshot, store.InUse); !ok {
+			t.Errorf("the snapshot mounted during gc's read, in the agent's view: %s; want in use", view)
+		}
+		powerOff(t, m)
+		e.waitState(used.Snapshot, store.Sealed)
+		e.noLeaks()
+	})
 }
 
 // holdList is the test's btrfs store with one List held, once armed,
@@ -104,6 +145,17 @@ type holdList struct {
 	store.Store
 	armed           atomic.Bool
 	listed, release chan struct{}
+	// creating, when set, is closed as Create is called, which then
+	// waits for create.
+	creating, create chan struct{}
+}
+
+func (h *holdList) Create(ctx context.Context, origin, name, machine string, annotations []string) (store.Snapshot, error) {
+	if h.creating != nil {
+		close(h.creating)
+		<-h.create
+	}
+	return h.Store.Create(ctx, origin, name, machine, annotations)
 }
 
 func (h *holdList) List(ctx context.Context) ([]store.Snapshot, error) {
