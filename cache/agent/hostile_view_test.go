@@ -72,14 +72,7 @@ func TestHostileViewFollowsStore(t *testing.T) {
 		// before it merges what it read; meanwhile the machine exits and
 		// its unsaved snapshot is deleted (commit on-save).
 		held.armed.Store(true)
-		gc := make(chan *protocol.Response, 1)
-		go func() {
-			resp, err := e.try(&protocol.Request{Command: protocol.CommandGC})
-			if err != nil {
-				resp = protocol.Fail(err.Error())
-			}
-			gc <- resp
-		}()
+		gc := e.gcAsync()
 		<-held.listed
 		powerOff(t, m)
 		e.waitState(used.Snapshot, "")
@@ -114,14 +107,7 @@ func TestHostileViewFollowsStore(t *testing.T) {
 		}()
 		<-held.creating
 		held.armed.Store(true)
-		gc := make(chan *protocol.Response, 1)
-		go func() {
-			resp, err := e.try(&protocol.Request{Command: protocol.CommandGC})
-			if err != nil {
-				resp = protocol.Fail(err.Error())
-			}
-			gc <- resp
-		}()
+		gc := e.gcAsync()
 		<-held.listed
 		close(held.create)
 		used := okMount(t, <-mounted)
@@ -136,6 +122,20 @@ func TestHostileViewFollowsStore(t *testing.T) {
 		e.waitState(used.Snapshot, store.Sealed)
 		e.noLeaks()
 	})
+}
+
+// gcAsync runs gc as the operator, in the background, and hands over
+// its answer.
+func (e *env) gcAsync() <-chan *protocol.Response {
+	gc := make(chan *protocol.Response, 1)
+	go func() {
+		resp, err := e.try(&protocol.Request{Command: protocol.CommandGC})
+		if err != nil {
+			resp = protocol.Fail(err.Error())
+		}
+		gc <- resp
+	}()
+	return gc
 }
 
 // holdList is the test's btrfs store with one List held, once armed,
