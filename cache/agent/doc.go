@@ -14,9 +14,14 @@
 // The peer is identified first, from the kernel's view of it, before a
 // byte is read: a process of a declared machine (package inject), or root
 // on the host outside every machine (the operator, who alone may run gc
-// and rm). Anyone else gets an error line. Then one request is read under
-// a read deadline and a size limit, the command runs, one answer goes
-// out, and the connection is closed. Every failure is answered with an
+// and rm). Anyone else gets an error line at once, without a byte of its
+// request read or a slot held, and its refusals are logged sparingly.
+// A peer over its limits (limits.go: connections, ls and stats, caches in
+// use, annotation bytes, one snapshot made at a time) is refused or
+// queued behind itself, never before other peers. Then one request is
+// read, its first byte within FirstByteTimeout and the whole of it
+// within ReadTimeout and a size limit, the command runs, one answer goes
+// out (an ls streamed), and the connection is closed. Every failure is answered with an
 // error line saying what is wrong and what to do, never with internals
 // (those go to the log, under the request's number); a panic in a handler
 // is logged and answered the same way, and the agent keeps serving.
