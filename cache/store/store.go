@@ -73,7 +73,8 @@ type Snapshot struct {
 	Default bool
 	// Size is the space the snapshot uses exclusively, with that of
 	// what its job nested inside it (btrfs subvolumes), when the store
-	// knows it (0 otherwise).
+	// knows it (0 otherwise). The LVM store gives a lower bound: what
+	// the snapshot maps beyond its origin (lvmstore's "Sizes").
 	Size int64
 }
 
@@ -122,8 +123,8 @@ type Store interface {
 	// Usage reports how full the store is.
 	Usage(ctx context.Context) (Usage, error)
 	// Describe names the store for an operator, as FullError.Store
-	// does: "btrfs filesystem at /srv/cache/snapshots", "thin pool of
-	// vg0/cache-default".
+	// does: "btrfs filesystem at /srv/cache/snapshots", "thin pool
+	// vg0/pool".
 	Describe() string
 }
 

@@ -24,12 +24,14 @@
 // refusal of a new thin volume, a store.FullError) and the pool is still
 // full when the job's snapshot is sealed.
 //
-// With watermarks (the cache block's default 90/80), the same job costs
-// other jobs their caches: the LVM store does not know what a snapshot in
-// use holds (store.Snapshot.Size is 0; only thin_ls on a metadata
-// snapshot could tell a thin volume's exclusive blocks), so space
-// retention before the next create deletes sealed caches, oldest first,
-// for space only the filling job can give back; only the origin the
-// waiting mount pinned survives. No test here asserts the btrfs store's
-// outcome (the sealed caches are kept) on LVM: it does not hold yet.
+// TestHostileLVMRetention is the same full pool with the cache block's
+// default watermarks (90/80), where space retention runs before every
+// mount on a pool over 90%: the LVM store reports what each snapshot in
+// use wrote beyond its origin (store.Snapshot.Size; "Sizes" in
+// lvmstore's doc), so retention keeps the other jobs' sealed caches,
+// even those no waiting mount pins (a job of another annotation set
+// asks too), and the refusal says how much the caches in use hold. The
+// filling job's cache is sealed once its machine exits, and the
+// operator's rm heals the pool. (Retention running after that seal
+// would delete oldest first, the other caches before the filler's.)
 package lvmagent

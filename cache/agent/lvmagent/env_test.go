@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +340,27 @@ func (e *env) powerOff(m *machinetest.Machine, snapshot string) {
 		e.t.Fatal(err)
 	}
 	e.waitState(snapshot, store.Sealed)
+}
+
+// maxFillMiB bounds what a filling job writes: more than the pool holds, less
+// than its filesystem (the default volume's 2 GiB), so that the pool is
+// what stops it.
+const maxFillMiB = 1024
+
+// fill has job m write 1 MiB files into its cache, each synced, until a
+// write fails, and fails t unless the pool is what stopped it.
+func (e *env) fill(m *machinetest.Machine) {
+	e.t.Helper()
+	res, _ := m.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Runner, Args: []string{"sh", "-c",
+		"i=0; while [ $i -lt " + strconv.Itoa(maxFillMiB) + " ] && dd if=/dev/urandom of=" + cacheDir + "/fill-$i bs=1M count=1 conv=fsync status=none 2>/dev/null; do i=$((i+1)); done; echo $i"}})
+	if n, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout))); err != nil || n >= maxFillMiB {
+		e.t.Fatalf("the job wrote %q MiB without an error, want the pool to stop it", res.Stdout)
+	} else {
+		e.t.Logf("the job's write failed after %d MiB", n)
+	}
+	if u, err := e.store.Usage(context.Background()); err != nil || u.DataPercent < 100 {
+		e.t.Fatalf("the pool once the job's writes failed: %v (%v), want 100%% data", u, err)
+	}
 }
 
 // lv is what LVM itself says of an LV of vg0 (not the store's parser):

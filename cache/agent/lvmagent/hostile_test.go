@@ -3,7 +3,6 @@ package lvmagent
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -12,11 +11,6 @@ import (
 	"github.com/rigplan/rigplan/cache/store"
 	"github.com/rigplan/rigplan/internal/mountinfo"
 )
-
-// maxFillMiB bounds what job C writes: more than the pool holds, less
-// than its filesystem (the default volume's 2 GiB), so that the pool is
-// what stops it.
-const maxFillMiB = 1024
 
 // TestHostileLVM is package agent's hostile tests of privilege and of a
 // full store, on the LVM store: a thin pool of 256 MiB under a default
@@ -37,8 +31,8 @@ const maxFillMiB = 1024
 //
 // The agent runs without space watermarks, so the refusal is the
 // store's own (LVM makes no thin volume in a full pool) and nothing but
-// the operator frees space; doc.go says what space retention does on a
-// pool a job filled.
+// the operator frees space; TestHostileLVMRetention is the same pool
+// with watermarks.
 func TestHostileLVM(t *testing.T) {
 	e := newEnv(t, pool{size: "256M", volume: "2G", errorWhenFull: true}, 4)
 	e.serve(nil)
@@ -76,16 +70,7 @@ func TestHostileLVM(t *testing.T) {
 	// write, until one fails.
 	c := e.machine(2)
 	mc := okMount(t, ncat(t, c, "mount "+cacheDir+"\n> linux\n"))
-	res, _ := c.Exec(context.Background(), machinetest.Cmd{UID: machinetest.Runner, Args: []string{"sh", "-c",
-		"i=0; while [ $i -lt " + strconv.Itoa(maxFillMiB) + " ] && dd if=/dev/urandom of=" + cacheDir + "/fill-$i bs=1M count=1 conv=fsync status=none 2>/dev/null; do i=$((i+1)); done; echo $i"}})
-	if n, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout))); err != nil || n >= maxFillMiB {
-		t.Fatalf("job C wrote %q MiB without an error, want the pool (256 MiB) to stop it", res.Stdout)
-	} else {
-		t.Logf("job C's write failed after %d MiB", n)
-	}
-	if u, err := e.store.Usage(context.Background()); err != nil || u.DataPercent < 100 {
-		t.Fatalf("the pool once job C's writes failed: %v (%v), want 100%% data", u, err)
-	}
+	e.fill(c)
 
 	// D: its mount is an answer naming the pool and its use.
 	d := e.machine(3)

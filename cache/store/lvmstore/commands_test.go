@@ -52,7 +52,7 @@ func TestLVMErrors(t *testing.T) {
 		{"create: pool full", "  Cannot create new thin volume, free space in thin pool vg0/pool reached threshold.",
 			func(s *Store) error { _, err := s.Create(ctx, "default", "a", "m", nil); return err }, store.ErrFull, "reached threshold"},
 		{"copy: pool full", "  Cannot create new thin volume, free space in thin pool vg0/pool reached threshold.",
-			func(s *Store) error { _, err := s.snapshot(ctx, "a", "b", "m", nil, store.Sealed); return err }, store.ErrFull, "thin pool of vg0/default"},
+			func(s *Store) error { _, err := s.snapshot(ctx, "a", "b", "m", nil, store.Sealed, nil); return err }, store.ErrFull, "thin pool of vg0/default"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,10 +74,21 @@ func TestLVMErrors(t *testing.T) {
 
 // The command lines of the one-command operations: what makes them
 // crash-safe is in the arguments (every tag on the lvcreate itself).
+// Create records what its origin mapped at the last List (the default
+// volume: 3% of 2 GiB), sealing what the snapshot maps (5%), replacing
+// a size tag it had.
 func TestCommandLines(t *testing.T) {
 	ctx := context.Background()
-	f := &fake{}
+	const size = `"lv_size":"2147483648", "pool_lv":"pool"`
+	f := &fake{stdout: withPool(`{"report":[{"lv":[`+
+		`{"lv_name":"c1", "vg_name":"vg0", "lv_attr":"Vwi-aotz-k", `+size+`, "origin":"default", "lv_tags":"friend:snapshot,friend:state:in-use,friend:created:2026-11-22T09:15:57.93346475Z,friend:mapped:7", "lv_time":"1", "data_percent":"5.00", "metadata_percent":""}]}]}`,
+		"twi-aotz--", "10.00", "10.00")}
+	f.stdout = strings.Replace(f.stdout, `"lv_size":"1", "pool_lv":"pool", "origin":"", "lv_tags":"", "lv_time":"1", "data_percent":"3.16"`,
+		size+`, "origin":"", "lv_tags":"", "lv_time":"1", "data_percent":"3.00"`, 1)
 	s := fixtureStore(t, f)
+	if _, err := s.List(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Create(ctx, "default", "c1", "runner-1", []string{"refs/heads/x", "ü"}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +99,12 @@ func TestCommandLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"lvcreate --snapshot --name c1 --setactivationskip y --activate y --ignoreactivationskip --addtag friend:snapshot --addtag friend:state:pending --addtag friend:created:* --addtag rigplan:cache-snapshot --addtag friend:machine:runner-1 --addtag friend:cache:refs/heads/x --addtag friend:cache:&C3&BC vg0/default",
+		"lvs *",
+		"lvcreate --snapshot --name c1 --setactivationskip y --activate y --ignoreactivationskip --addtag friend:snapshot --addtag friend:state:pending --addtag friend:created:* --addtag rigplan:cache-snapshot --addtag friend:machine:runner-1 --addtag friend:cache:refs/heads/x --addtag friend:cache:&C3&BC --addtag friend:base:64424509 vg0/default",
 		"lvchange --addtag friend:state:in-use --deltag friend:state:pending --deltag friend:state:sealed vg0/c1",
+		"lvs * vg0/c1",
 		"lvchange --activate n vg0/c1",
-		"lvchange --addtag friend:state:sealed --deltag friend:state:pending --deltag friend:state:in-use vg0/c1",
+		"lvchange --addtag friend:state:sealed --addtag friend:mapped:107374182 --deltag friend:mapped:7 --deltag friend:state:pending --deltag friend:state:in-use vg0/c1",
 	}
 	if len(f.cmds) != len(want) {
 		t.Fatalf("ran %q", f.cmds)

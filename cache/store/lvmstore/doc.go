@@ -15,6 +15,8 @@
 //	NS:created:<RFC 3339, ns>   e.g. NS:created:2024-05-01T12:00:00.123456789Z
 //	NS:machine:<encoded>        the machine it is (or was) mounted in
 //	NS:cache:<encoded term>     one per annotation term
+//	NS:mapped:<bytes>           what a sealed snapshot maps in the pool (see Sizes)
+//	NS:base:<bytes>             what its origin mapped when it was made (see Sizes)
 //
 // Terms and machine names are encoded by lvmtag.EncodeTerm with a max of
 // TermMax (96) bytes, whatever the namespace, so that a term hashed by
@@ -29,7 +31,9 @@
 // deletes it like anything a crash leaves. An LV with the membership tag
 // that is not a thin volume is not listed at all: the store did not make
 // it and will not delete it. Unknown tag kinds in the namespace are
-// ignored, for later releases.
+// ignored, for later releases. A size tag (mapped, base) that is not
+// what the store writes makes that figure unknown and nothing else: it
+// is a measurement, and the snapshot is as good a cache as before.
 //
 // The default volume is named by the configuration ("VG/LV"), carries no
 // tag of the store's, and is never deleted, changed or mounted by it
@@ -44,18 +48,76 @@
 //	Usage      1  the same lvs: the default volume's pool's data_percent, metadata_percent
 //	Create     1  lvcreate --snapshot, with every tag and the activation
 //	Mount      0  mount(2); 1 more (lvchange --activate y) if the snapshot is inactive
-//	SetState   1  lvchange --addtag/--deltag; sealing adds lvchange --activate n first
-//	Copy       1  lvcreate --snapshot of the mounted snapshot, tagged sealed, not activated
+//	SetState   1  lvchange --addtag/--deltag; sealing runs lvs (what it maps) and
+//	              lvchange --activate n first: 3
+//	Copy       2  lvs (what the mounted snapshot maps), lvcreate --snapshot of it,
+//	              tagged sealed, not activated
 //	Delete     2-3  lvs (is it ours? open? can its pool remove it?), lvchange --activate n
 //	                if active, lvremove
 //	Unmount    0  umount(2)
 //	Busy       1  lvs: lv_attr's open bit (store.BusyChecker), which sees mounts in
 //	              every namespace and lazily unmounted filesystems still held
 //
+// The mount's path (Create, Mount, SetState in-use) runs no lvs: Create
+// takes its origin's figure for the base tag from the last List.
+//
 // List, Usage and Delete's check share one lvs field list and one parser,
 // tested on real output captured in the test kernel (testdata/README.md).
 // An operation that fails in a way a full pool explains (below) runs one
 // more lvs, to tell and to report the pool's use.
+//
+// # Sizes
+//
+// Space retention deletes sealed caches only for the part of the pool's
+// use that the snapshots in use do not hold (their store.Snapshot.Size,
+// package cache/retention): without sizes, a job filling the pool
+// through its cache would make retention delete every other job's
+// sealed cache for space only that job gives back (TestHostileLVMRetention
+// in cache/agent/lvmagent).
+//
+// A snapshot's Size is what it maps beyond its origin: mapped(snapshot)
+// less mapped(origin), at least 0, where a thin volume's mapped bytes
+// are its data_percent of its lv_size. A thin snapshot maps exactly its
+// origin's blocks when it is made; what its job writes to regions the
+// origin never mapped adds to it (TestSize: 64 MiB of new files give a
+// Size of 63.9 MiB). It is a lower bound of what the snapshot holds
+// alone: a write over a block shared with the origin gets a block of its
+// own (copy on write) without mapping more, so a job that rewrites its
+// origin's files in place holds more than its Size says, and a discard
+// (fstrim, the discard mount option) maps less. lvs prints data_percent
+// to 0.01%, so each figure is within 0.005% of the volume (about 107 KiB
+// of 2 GiB). Only thin_ls on a metadata snapshot counts a thin volume's
+// exclusive blocks, by reading the pool's whole metadata: not something
+// for every List. For a sealed snapshot, Size is what retention expects
+// its deletion to free; blocks its own snapshots share with it stay.
+//
+// lvs reports data use only for active thin volumes, and sealed snapshots
+// are inactive. Each figure therefore comes from:
+//
+//   - an active LV (in use, pending, the default volume): its data use in
+//     List's one report;
+//   - a sealed snapshot: its NS:mapped tag. SetState(Sealed) reads the
+//     snapshot's data use (one lvs) before it deactivates it, and writes
+//     the tag in the lvchange that tags it sealed, replacing any other;
+//     nothing writes to a sealed snapshot, so it stays true. Copy tags
+//     its copy (never active) the same way, from the job's snapshot just
+//     before the lvcreate: what the job writes to new regions in that
+//     instant is in the copy but not in the figure, and snapshots of the
+//     copy are reported that much larger;
+//   - the origin: the snapshot's NS:base tag, else what the origin maps
+//     now while LVM still names it (the origin field). Create writes the
+//     base from what the origin mapped at the store's last List, kept in
+//     memory for the default volume and the sealed snapshots (figures
+//     that do not change), so the mount's path runs no lvs; Copy writes
+//     the copy's own figure. The base outlives the origin: a job's
+//     snapshot whose origin retention deleted holds what it wrote all
+//     the same (and the origin's blocks besides, now its own alone).
+//
+// Without a figure (a snapshot sealed by an earlier release, an inactive
+// in-use one after a crash, a seal retried once the deactivation had
+// worked, a base the store had not seen: an origin it has neither listed
+// nor sealed nor saved since it started) Size is 0, as before:
+// retention counts none of that snapshot's space as held.
 //
 // # A full pool
 //
@@ -69,8 +131,10 @@
 // free; exhausted, the metadata turns read-only.
 //
 // Every operation that fails for lack of room returns a *store.FullError
-// (errors.Is(err, store.ErrFull)) naming the pool ("thin pool VG/POOL")
-// with its use and saying what to do: Create and Copy (LVM's refusal, or
+// (errors.Is(err, store.ErrFull)) naming the pool ("thin pool VG/POOL",
+// as Describe does once a report has shown the pool's name, so that the
+// agent's own refusal of a full store names it alike) with its use and
+// saying what to do: Create and Copy (LVM's refusal, or
 // Copy's syncfs of writes the pool could not take), Mount (xfs writes its
 // log on mount, which fails ENOSPC), Delete at exhausted metadata. A
 // write error (ENOSPC, EIO, EROFS) is a FullError only when the pool is

@@ -66,6 +66,7 @@ func (s *Store) pool(rows []row) (poolView, error) {
 	if d.Pool == "" {
 		return poolView{}, fmt.Errorf("default volume %s is in no thin pool: point the cache at a thin volume", s.defID())
 	}
+	s.learned.setPool(d.Pool)
 	p := find(d.Pool)
 	if p == nil {
 		return poolView{}, fmt.Errorf("thin pool %s of the default volume is missing from the lvs report", s.id(d.Pool))

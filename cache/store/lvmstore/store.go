@@ -21,12 +21,20 @@ type Store struct {
 	tags         tagScheme
 	mountOptions []string
 	timeout      time.Duration
+	learned      learned // from the store's reports: the pool's name, mapped bytes
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Describe names the store: the thin pool of its default volume.
-func (s *Store) Describe() string { return "thin pool of " + s.defID() }
+// Describe names the store: its thin pool, "thin pool VG/POOL" as every
+// FullError names it, once a report (List, Usage) has shown the pool's
+// name; until then "thin pool of VG/DEFAULT".
+func (s *Store) Describe() string {
+	if p := s.learned.poolName(); p != "" {
+		return "thin pool " + s.id(p)
+	}
+	return "thin pool of " + s.defID()
+}
 
 // defID is the default volume as "VG/LV".
 func (s *Store) defID() string { return s.vg + "/" + s.def }
@@ -52,12 +60,19 @@ func (s *Store) List(ctx context.Context) ([]store.Snapshot, error) {
 }
 
 // snapshots turns a report of the volume group into the store's view: the
-// default volume first, then the members oldest first. An LV carrying the
-// membership tag that is not a thin volume is left out: the store did not
-// make it and will not delete it.
+// default volume first, then the members oldest first, each with its
+// Size (see "Sizes" in the package doc). An LV carrying the membership
+// tag that is not a thin volume is left out: the store did not make it
+// and will not delete it. It also learns the pool's name and what the
+// default volume and the sealed snapshots map (for Create's base tag).
 func (s *Store) snapshots(rows []row) ([]store.Snapshot, error) {
 	var def *store.Snapshot
-	var out []store.Snapshot
+	type member struct {
+		x *row
+		p parsedTags
+	}
+	var members []member
+	z := sizer{mapped: map[string]int64{}}
 	for i := range rows {
 		x := &rows[i]
 		if x.VG != s.vg {
@@ -72,6 +87,9 @@ func (s *Store) snapshots(rows []row) ([]store.Snapshot, error) {
 				return nil, fmt.Errorf("default volume %s is not a thin volume (lv_attr %s): snapshots of it would not be thin; point the cache at a thin volume", s.defID(), a.raw)
 			}
 			def = &store.Snapshot{Name: x.Name, Created: x.Time, State: store.Sealed, Default: true}
+			if n, ok := x.liveMapped(); ok {
+				z.mapped[x.Name] = n
+			}
 			continue
 		}
 		p := s.tags.parse(x.Tags)
@@ -81,17 +99,41 @@ func (s *Store) snapshots(rows []row) ([]store.Snapshot, error) {
 		if a, err := x.attr(); err != nil || !a.thinVolume() {
 			continue
 		}
+		if n, ok := x.liveMapped(); ok {
+			z.mapped[x.Name] = n
+		} else if p.mapped >= 0 {
+			z.mapped[x.Name] = p.mapped
+		}
+		members = append(members, member{x, p})
+	}
+	if def == nil {
+		return nil, fmt.Errorf("default volume %s not found: create it (rigplan apply) or point the cache at an existing thin volume", s.defID())
+	}
+	// Origins for Create's base tag: what never changes.
+	keep := map[string]int64{}
+	if n, ok := z.mapped[s.def]; ok {
+		keep[s.def] = n
+	}
+	out := make([]store.Snapshot, 0, len(members))
+	for _, m := range members {
+		x, p := m.x, m.p
 		created := p.created
 		if created.IsZero() {
 			created = x.Time
 		}
 		out = append(out, store.Snapshot{
 			Name: x.Name, Annotations: p.annotations, Created: created, State: p.state,
-			Machine: p.machine, Origin: x.Origin,
+			Machine: p.machine, Origin: x.Origin, Size: z.size(x.Name, x.Origin, p),
 		})
+		if n, ok := z.mapped[x.Name]; ok && p.state == store.Sealed {
+			keep[x.Name] = n
+		}
 	}
-	if def == nil {
-		return nil, fmt.Errorf("default volume %s not found: create it (rigplan apply) or point the cache at an existing thin volume", s.defID())
+	s.learned.setMapped(keep)
+	for _, x := range rows {
+		if x.VG == s.vg && x.Name == s.def && x.Pool != "" {
+			s.learned.setPool(x.Pool)
+		}
 	}
 	slices.SortFunc(out, func(a, b store.Snapshot) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -139,12 +181,17 @@ func (s *Store) reportSelect(ctx context.Context, target, selection string) ([]r
 // commits the new LV and its tags in one metadata write, so there is never
 // an untagged snapshot. It is activated now despite LVM's activation-skip
 // flag (-K) but keeps the flag, so that cache snapshots are not all
-// activated at boot.
+// activated at boot. What the origin mapped at the last List, when the
+// store knows it, goes into the NS:base tag ("Sizes" in the package doc).
 func (s *Store) Create(ctx context.Context, origin, name, machine string, annotations []string) (store.Snapshot, error) {
 	if err := checkLVMName(origin); err != nil {
 		return store.Snapshot{}, fmt.Errorf("create cache snapshot %s: origin %w", s.id(name), err)
 	}
-	return s.snapshot(ctx, origin, name, machine, annotations, store.Pending, "--activate", "y", "--ignoreactivationskip")
+	var sizes []string
+	if n, ok := s.learned.mappedOf(origin); ok {
+		sizes = []string{s.tags.bytesTag(kindBase, n)}
+	}
+	return s.snapshot(ctx, origin, name, machine, annotations, store.Pending, sizes, "--activate", "y", "--ignoreactivationskip")
 }
 
 // Copy makes a sealed snapshot of the in-use snapshot name, mounted at dir.
@@ -154,7 +201,9 @@ func (s *Store) Create(ctx context.Context, origin, name, machine string, annota
 // the copy consistent. The store does not freeze it itself: LVM's
 // suspend fails with EBUSY on a filesystem that is already frozen, and a
 // crash between freeze and thaw would leave the job's filesystem frozen.
-// The copy is not activated; nothing mounts a sealed snapshot.
+// The copy is not activated; nothing mounts a sealed snapshot. Between
+// the sync and the lvcreate, one lvs reads what the job's snapshot maps,
+// for the copy's size tags ("Sizes" in the package doc).
 func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, annotations []string) (store.Snapshot, error) {
 	if name == s.def {
 		return store.Snapshot{}, fmt.Errorf("save %s: %w", s.defID(), store.ErrDefault)
@@ -166,11 +215,27 @@ func (s *Store) Copy(ctx context.Context, name, dir, newName, machine string, an
 		// The job's writes that fail to reach a full pool fail here.
 		return store.Snapshot{}, fmt.Errorf("save cache snapshot %s: %w", s.id(name), s.noRoom(ctx, err))
 	}
-	return s.snapshot(ctx, name, newName, machine, annotations, store.Sealed, "--activate", "n")
+	// The copy will be inactive: record now what it maps. What the job
+	// writes to new regions before LVM's suspend is missed (the copy's
+	// snapshots are then reported that much larger).
+	n, _, err := s.mappedNow(ctx, name)
+	if err != nil {
+		return store.Snapshot{}, fmt.Errorf("save cache snapshot %s: read what it maps: %w", s.id(name), err)
+	}
+	var sizes []string
+	if n >= 0 {
+		sizes = []string{s.tags.bytesTag(kindMapped, n), s.tags.bytesTag(kindBase, n)}
+	}
+	snap, err := s.snapshot(ctx, name, newName, machine, annotations, store.Sealed, sizes, "--activate", "n")
+	if err == nil && n >= 0 {
+		s.learned.addMapped(newName, n)
+	}
+	return snap, err
 }
 
-// snapshot runs the one lvcreate of Create and Copy.
-func (s *Store) snapshot(ctx context.Context, origin, name, machine string, annotations []string, st store.State, activation ...string) (store.Snapshot, error) {
+// snapshot runs the one lvcreate of Create and Copy, with the size tags
+// sizes (NS:mapped, NS:base) among the new snapshot's.
+func (s *Store) snapshot(ctx context.Context, origin, name, machine string, annotations []string, st store.State, sizes []string, activation ...string) (store.Snapshot, error) {
 	what := fmt.Sprintf("create cache snapshot %s of %s", s.id(name), s.id(origin))
 	if err := s.checkSnapshotName(name); err != nil {
 		return store.Snapshot{}, fmt.Errorf("%s: %w", what, err)
@@ -182,7 +247,7 @@ func (s *Store) snapshot(ctx context.Context, origin, name, machine string, anno
 	}
 	args := []string{"--snapshot", "--name", name, "--setactivationskip", "y"}
 	args = append(args, activation...)
-	for _, t := range tags {
+	for _, t := range append(tags, sizes...) {
 		args = append(args, "--addtag", t)
 	}
 	args = append(args, s.id(origin))
@@ -201,10 +266,13 @@ func (s *Store) snapshot(ctx context.Context, origin, name, machine string, anno
 // --deltag after --addtag, so the new state's own tag is never deleted;
 // deleting a tag the LV lacks is not an error.
 //
-// Sealing first deactivates the snapshot (a second lvchange), which fails
-// while anything still has it open: a sealed snapshot can no longer be
-// written, and a later thin snapshot of an inactive origin needs no
-// suspend of it.
+// Sealing first reads what the snapshot maps (one lvs: an inactive thin
+// volume reports no data use), then deactivates it (an lvchange), which
+// fails while anything still has it open: a sealed snapshot can no
+// longer be written, and a later thin snapshot of an inactive origin
+// needs no suspend of it. The state's lvchange then also records what it
+// maps in its NS:mapped tag, which stays true: nothing writes to a sealed
+// snapshot. Sealing is background work; the mount's path runs no lvs.
 func (s *Store) SetState(ctx context.Context, name string, st store.State) error {
 	if name == s.def {
 		return fmt.Errorf("set the state of %s: %w", s.defID(), store.ErrDefault)
@@ -215,12 +283,29 @@ func (s *Store) SetState(ctx context.Context, name string, st store.State) error
 	if err := checkLVMName(name); err != nil {
 		return fmt.Errorf("set the state of cache snapshot %s: %w", s.id(name), err)
 	}
+	args := []string{"--addtag", s.tags.state(st)}
+	mapped := int64(-1)
 	if st == store.Sealed {
+		n, x, err := s.mappedNow(ctx, name)
+		if err != nil {
+			return fmt.Errorf("seal cache snapshot %s: read what it maps: %w", s.id(name), err)
+		}
+		// Inactive already (n < 0: a seal retried after its
+		// deactivation), it keeps the NS:mapped tag it has, if any.
+		if n >= 0 {
+			mapped = n
+			tag := s.tags.bytesTag(kindMapped, n)
+			args = append(args, "--addtag", tag)
+			for _, old := range x.Tags {
+				if s.tags.isBytesTag(old, kindMapped) && old != tag {
+					args = append(args, "--deltag", old)
+				}
+			}
+		}
 		if err := s.change(ctx, "lvchange", "--activate", "n", s.id(name)); err != nil {
 			return fmt.Errorf("seal cache snapshot %s: deactivate it (is it still mounted? unmount it everywhere first): %w", s.id(name), err)
 		}
 	}
-	args := []string{"--addtag", s.tags.state(st)}
 	for _, other := range []store.State{store.Pending, store.InUse, store.Sealed} {
 		if other != st {
 			args = append(args, "--deltag", s.tags.state(other))
@@ -228,6 +313,9 @@ func (s *Store) SetState(ctx context.Context, name string, st store.State) error
 	}
 	if err := s.change(ctx, "lvchange", append(args, s.id(name))...); err != nil {
 		return fmt.Errorf("set the state of cache snapshot %s to %s: %w", s.id(name), st, err)
+	}
+	if mapped >= 0 {
+		s.learned.addMapped(name, mapped)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package lvmstore
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,13 +12,19 @@ import (
 )
 
 // Tag kinds after the namespace: NS:snapshot, NS:state:…, NS:created:…,
-// NS:machine:…, NS:cache:….
+// NS:machine:…, NS:cache:…, NS:mapped:…, NS:base:….
 const (
 	kindMember  = "snapshot"
 	kindState   = "state:"
 	kindCreated = "created:"
 	kindMachine = "machine:"
 	kindTerm    = "cache:"
+	// kindMapped is the bytes a sealed snapshot maps in the pool,
+	// recorded while it was still active (lvs reports no data use of an
+	// inactive thin volume); kindBase is the bytes its origin mapped
+	// when it was made. See "Sizes" in the package doc.
+	kindMapped = "mapped:"
+	kindBase   = "base:"
 )
 
 // createdLayout is the created tag's time format: UTC with nanoseconds,
@@ -75,6 +82,9 @@ type parsedTags struct {
 	created     time.Time
 	machine     string
 	annotations []string
+	// mapped and base are the values of the NS:mapped and NS:base
+	// tags, -1 where there is none (or not exactly one readable one).
+	mapped, base int64
 	// problems lists tags that are not what Create, Copy or SetState
 	// write; an LV with problems is reported Pending.
 	problems []string
@@ -83,9 +93,10 @@ type parsedTags struct {
 // parse reads the namespace's tags of one LV. Tags of other namespaces and
 // unknown kinds in this one are ignored: a later release may add kinds.
 func (t tagScheme) parse(tags []string) parsedTags {
-	var p parsedTags
+	p := parsedTags{mapped: -1, base: -1}
 	prefix := t.ns + ":"
 	states := 0
+	var mapped, base []string
 	for _, tag := range tags {
 		rest, ok := strings.CutPrefix(tag, prefix)
 		if !ok {
@@ -121,8 +132,16 @@ func (t tagScheme) parse(tags []string) parsedTags {
 				continue
 			}
 			p.annotations = append(p.annotations, a)
+		case strings.HasPrefix(rest, kindMapped):
+			mapped = append(mapped, rest[len(kindMapped):])
+		case strings.HasPrefix(rest, kindBase):
+			base = append(base, rest[len(kindBase):])
 		}
 	}
+	// A size tag that is not one the store writes makes the size
+	// unknown, not the snapshot garbage: it is a measurement, and the
+	// snapshot's contents are as good as ever.
+	p.mapped, p.base = parseBytes(mapped), parseBytes(base)
 	switch {
 	case states == 0:
 		p.problems = append(p.problems, "no "+prefix+kindState+" tag")
@@ -137,6 +156,29 @@ func (t tagScheme) parse(tags []string) parsedTags {
 	}
 	slices.Sort(p.annotations)
 	return p
+}
+
+// bytesTag is the tag of kind (kindMapped, kindBase) for n bytes.
+func (t tagScheme) bytesTag(kind string, n int64) string {
+	return t.tag(kind, strconv.FormatInt(n, 10))
+}
+
+// isBytesTag reports whether tag is one of kind (kindMapped, kindBase).
+func (t tagScheme) isBytesTag(tag, kind string) bool {
+	return strings.HasPrefix(tag, t.ns+":"+kind)
+}
+
+// parseBytes reads the values of one kind of size tag: a byte count as
+// bytesTag writes it when there is exactly one, else -1.
+func parseBytes(values []string) int64 {
+	if len(values) != 1 {
+		return -1
+	}
+	n, err := strconv.ParseInt(values[0], 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != values[0] {
+		return -1
+	}
+	return n
 }
 
 // decodeTerm turns an encoded term back into its Term form, refusing any

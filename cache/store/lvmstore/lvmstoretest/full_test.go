@@ -18,7 +18,8 @@ const poolStore = "thin pool vg0/pool"
 // under a 2 GiB volume, error_when_full as the project's examples set
 // it): Create and Copy are refused with a FullError naming the pool at
 // 100% data, the job's snapshot is still sealed, listed and deleted, and
-// then the pool takes new snapshots and writes again.
+// then the pool takes new snapshots and writes again. Describe names the
+// pool as the FullError does.
 func TestFullData(t *testing.T) {
 	e := setup(t, "xfs", "256M", 0)
 	sh(t, "lvchange", "-q", "--errorwhenfull", "y", vg+"/pool")
@@ -27,6 +28,11 @@ func TestFullData(t *testing.T) {
 		CheckFull: func(t *testing.T, op string, fe *store.FullError) {
 			if fe.Store != poolStore || fe.Usage.DataPercent != 100 {
 				t.Errorf("%s: FullError names %q at %s, want %s at 100%% data", op, fe.Store, fe.Usage, poolStore)
+			}
+			// The agent's own refusal of a full store (its watermarks)
+			// names the store by Describe: the same pool, the same words.
+			if d := e.store.Describe(); d != fe.Store {
+				t.Errorf("%s: FullError names %q, Describe %q: one pool, two names", op, fe.Store, d)
 			}
 		},
 	})
