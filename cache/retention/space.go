@@ -75,9 +75,11 @@ func NextForSpace(p Policy, snaps []store.Snapshot, held Held, s Space) []Deleti
 	sealedMayGo := func() bool {
 		return metadataOver || p.DataHigh > 0 && proj.DataPercent-pct(inUse) > p.DataLow
 	}
-	// Only the data figure can be projected, and only from known sizes:
-	// what a deletion does to thin-pool metadata is never known.
-	project := u.DataBytes > 0 && !metadataOver
+	// Only the data figure can be projected, and only from sizes known
+	// to be whole: what a deletion does to thin-pool metadata is never
+	// known, and a lower bound could make one batch delete more than the
+	// excess needs.
+	project := u.DataBytes > 0 && !u.SizesLowerBound && !metadataOver
 	reason := spaceReason(p, u)
 	var out []Deletion
 	for _, sn := range cands {

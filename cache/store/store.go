@@ -85,6 +85,11 @@ type Usage struct {
 	// DataBytes is the size of the data space in bytes, so that a
 	// snapshot's Size can be turned into percent (0 when unknown).
 	DataBytes int64
+	// SizesLowerBound says the snapshots' Size may be less than what
+	// they hold (the LVM store's, which misses overwrites): enough to
+	// tell what caches in use hold at least, not to project how much a
+	// deletion frees.
+	SizesLowerBound bool
 }
 
 // Store keeps snapshots. Implementations are safe for concurrent use by

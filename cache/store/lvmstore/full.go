@@ -85,7 +85,7 @@ func (s *Store) pool(rows []row) (poolView, error) {
 		name:  p.Name,
 		id:    s.id(p.Name),
 		attr:  a,
-		usage: store.Usage{DataPercent: p.DataPercent, MetadataPercent: p.MetadataPercent, DataBytes: p.Size},
+		usage: store.Usage{DataPercent: p.DataPercent, MetadataPercent: p.MetadataPercent, DataBytes: p.Size, SizesLowerBound: true},
 	}, nil
 }
 

@@ -96,7 +96,7 @@ func TestUsageCaptured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (store.Usage{DataPercent: 1.97, MetadataPercent: 12.30, DataBytes: 4 << 30}); u != want {
+	if want := (store.Usage{DataPercent: 1.97, MetadataPercent: 12.30, DataBytes: 4 << 30, SizesLowerBound: true}); u != want {
 		t.Errorf("usage = %+v, want %+v", u, want)
 	}
 }
